@@ -28,7 +28,9 @@ def neutralize(value) -> str:
 
 
 def write_rows(stream: IO[str], header: Sequence[str], rows: Iterable[Sequence]) -> None:
-    writer = csv.writer(stream, lineterminator="\n")
+    # CRLF, as RFC 4180 says: the writer then also quotes a cell holding a bare CR, which spreadsheets
+    # (and Python's reader) would otherwise take as the end of the row.
+    writer = csv.writer(stream, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
         writer.writerow([neutralize(v) for v in row])

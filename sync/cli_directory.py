@@ -106,7 +106,9 @@ def district_set(ctx, slug: str, key: str, value: str) -> None:
                     config.pop("sftp_host", None)
                 elif name == "sftp_host":
                     config.pop("path", None)
-            set_source(session, app.actor(), district, source, validate_file_source(source or "", config))
+            # Without a source yet, connection settings are kept as given and checked when it is set.
+            set_source(session, app.actor(), district, source,
+                       validate_file_source(source, config) if source else config)
             column, parsed = name, value
         else:
             column, parsed = set_setting(session, app.actor(), district, key, value)

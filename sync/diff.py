@@ -183,7 +183,7 @@ def _diff_memberships(cs, snapshot, batch, complete, protected, known_classrooms
 
 
 def _diff_guardians(cs, snapshot, batch, settings, complete, protected, known_students) -> None:
-    merged, deleted = merge_guardians(batch.guardians, settings, known_students, cs.problems)
+    merged, deleted = merge_guardians(batch.guardians, settings, known_students, cs.problems, protected)
     existing = snapshot.rows["guardians"]
     changes = cs.kinds["guardians"]
     rekey: dict[str, str] = {}  # identity in snapshot.links -> key used by this run

@@ -36,7 +36,8 @@ def _problem(code: str, message: str, record: str | None, field_name: str | None
 
 
 def merge_guardians(records: list[GuardianRecord], settings: DiffSettings, known_students: set[str],
-                    problems: list[dict]) -> tuple[dict[str, IncomingGuardian], set[str]]:
+                    problems: list[dict], protected: set[str] | None = None
+                    ) -> tuple[dict[str, IncomingGuardian], set[str]]:
     """Incoming guardians by key, and the keys explicitly deleted (a delta's tobedeleted)."""
     merged: dict[str, IncomingGuardian] = {}
     deleted: set[str] = set()
@@ -79,6 +80,9 @@ def merge_guardians(records: list[GuardianRecord], settings: DiffSettings, known
             problems.append(_problem("guardian_no_contact",
                                      f"guardian {who} has no usable email or mobile number: not added; "
                                      "add one in the SIS", rec.external_id))
+            if rec.external_id and protected is not None:
+                # A contact typo in the SIS must not remove a guardian (who may have joined) and their links.
+                protected.add(rec.external_id)
             continue
         incoming = merged.get(key)
         if incoming is None:

@@ -294,9 +294,7 @@ def _scrub(value: Any, depth: int) -> Any:
     if isinstance(value, Mapping):
         # Keys are scrubbed too: a dict keyed by guardian email must not leak the addresses. Two keys
         # that redact to the same text collapse into one; losing a count there beats leaking an address.
-        return {
-            (redact_text(k) if isinstance(k, str) else k): _scrub_under(k, v, depth + 1) for k, v in value.items()
-        }
+        return {_scrub_key(k): _scrub_under(k, v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [_scrub(v, depth + 1) for v in value]
         return tuple(items) if isinstance(value, tuple) else items
@@ -313,7 +311,23 @@ def _scrub(value: Any, depth: int) -> Any:
     # Anything else (dataclasses, ORM rows, datetimes, Paths, UUIDs) would otherwise be rendered through
     # repr() by the renderer, after redaction: a Guardian's repr carries its email and phone. str() it here
     # and redact the text.
-    return redact_text(str(value))
+    try:
+        return redact_text(str(value))
+    except Exception:  # a broken __str__ must not cost the whole line
+        return f"[unprintable {type(value).__name__}]"
+
+
+def _scrub_key(key: Any) -> Any:
+    if isinstance(key, str):
+        return redact_text(key)
+    if key is None or isinstance(key, (bool, int, float)):
+        return key
+    # JSON keys must be str/int/float/bool/None; a tuple key would make the renderer fail and the line
+    # would be lost, so it becomes its (redacted) text.
+    try:
+        return redact_text(str(key))
+    except Exception:
+        return f"[unprintable {type(key).__name__}]"
 
 
 def _scrub_under(key: object, value: Any, depth: int) -> Any:
@@ -468,7 +482,24 @@ _CHATTY_LOGGERS = (
 _FORMATS = ("console", "json")
 
 
-class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _SafeStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A StreamHandler whose error report does not print the line it failed to write.
+
+    When emitting fails (a closed stream, a renderer error), logging's default handleError prints the
+    record's message and arguments to stderr with %r: for a structlog line that is the whole event dict,
+    unredacted. Say only that a line was lost, and from which logger.
+    """
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        if logging.raiseExceptions:
+            error = sys.exc_info()[0]
+            _last_words(
+                f"--- logging error: {error.__name__ if error else 'unknown'} while writing a line "
+                f"from logger {record.name!r}; the line was dropped (not shown: it may hold personal data)"
+            )
+
+
+class _CurrentStderrHandler(_SafeStreamHandler):
     """A StreamHandler that writes to whatever ``sys.stderr`` is at the time of each line.
 
     Binding sys.stderr once would pin the stream of whoever had replaced it at configuration time:
@@ -605,7 +636,7 @@ def configure_logging(fmt: str = "console", level: str | int = "INFO", stream: T
                 renderer,
             ],
         )
-        handler: logging.Handler = _CurrentStderrHandler() if stream is None else logging.StreamHandler(stream)
+        handler: logging.Handler = _CurrentStderrHandler() if stream is None else _SafeStreamHandler(stream)
         handler.setFormatter(formatter)
 
         # Remove every handler an earlier call installed, not only the last one remembered: a test
@@ -701,7 +732,7 @@ def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
 
 
 def _last_words(line: str) -> None:
-    stream = sys.__stderr__ or sys.stderr
+    stream = sys.stderr or sys.__stderr__
     if stream is not None:
         with contextlib.suppress(Exception):
             stream.write(line + "\n")

@@ -1,5 +1,9 @@
 """Reading the directory's current state for one district and source, once per run (I/O).
 
+Memberships (enrollments, teacher assignments, guardian links) are read only where the sync made them
+(their ``source`` is this source): one made by hand stays, even on a synced school, so a guardian a
+school added before connecting its SIS is not cut off by the first complete roster.
+
 One query per kind, plain tuples, no ORM objects: a 100,000-student district is read in a few queries,
 never one query per record.
 """
@@ -76,17 +80,17 @@ def load_snapshot(session: Session, district_id: int, source: str) -> Snapshot:
     c, st, t, g = aliased(Classroom), aliased(Student), aliased(Teacher), aliased(Guardian)
     snap.enrollments = set(ex(select(c.external_id, st.external_id).select_from(Enrollment)
                               .join(c, c.id == Enrollment.classroom_id).join(st, st.id == Enrollment.student_id)
-                              .where(c.district_id == district_id, c.source == source, st.source == source)).all())
+                              .where(c.district_id == district_id, Enrollment.source == source)).all())
     snap.classroom_teachers = set(ex(select(c.external_id, t.external_id).select_from(ClassroomTeacher)
                                      .join(c, c.id == ClassroomTeacher.classroom_id)
                                      .join(t, t.id == ClassroomTeacher.teacher_id)
-                                     .where(c.district_id == district_id, c.source == source,
-                                            t.source == source)).all())
+                                     .where(c.district_id == district_id,
+                                            ClassroomTeacher.source == source)).all())
     for g_id, g_key, g_source, s_key, relationship, contact_type in ex(
             select(g.id, g.external_id, g.source, st.external_id, GuardianLink.relationship, GuardianLink.contact_type)
             .select_from(GuardianLink).join(g, g.id == GuardianLink.guardian_id)
             .join(st, st.id == GuardianLink.student_id)
-            .where(st.district_id == district_id, st.source == source)):
+            .where(st.district_id == district_id, GuardianLink.source == source)):
         identity = g_key if g_source == source else f"row:{g_id}"
         snap.links[(identity, s_key)] = (relationship, contact_type)
     return snap

@@ -14,15 +14,20 @@ from typing import Callable, Iterator
 
 from connectors.records import RosterBatch
 from connectors.sftp import drops
-from connectors.sftp.clever_csv import read_clever_drop
-from connectors.sftp.oneroster_csv import read_oneroster_drop
-from connectors.sftp.transport import LocalFolderSource, SftpSettings, SftpSource
 from directory.errors import ConfigError
 
-FILE_FORMATS: dict[str, tuple[tuple[str, ...], Callable]] = {
-    "oneroster-csv": (drops.ONEROSTER_CSV_REQUIRED, read_oneroster_drop),
-    "clever-csv": (drops.CLEVER_CSV_REQUIRED, read_clever_drop),
-}
+FILE_FORMATS = ("oneroster-csv", "clever-csv")
+
+
+def _reader(source: str) -> tuple[tuple[str, ...], Callable]:
+    """(files a drop needs, reader); imported on use, since pandas and paramiko are slow to load."""
+    if source == "oneroster-csv":
+        from connectors.sftp.oneroster_csv import read_oneroster_drop
+
+        return drops.ONEROSTER_CSV_REQUIRED, read_oneroster_drop
+    from connectors.sftp.clever_csv import read_clever_drop
+
+    return drops.CLEVER_CSV_REQUIRED, read_clever_drop
 
 # Keys of District.source_config for file sources, as `district add` / `district set` name them.
 FILE_SOURCE_KEYS = ("path", "sftp_host", "sftp_port", "sftp_user", "sftp_key", "sftp_password_env", "sftp_path",
@@ -40,6 +45,8 @@ class Pulled:
 
 def file_source(source_config: dict):
     """The transport for a file source: a local folder, or SFTP with a pinned host key."""
+    from connectors.sftp.transport import LocalFolderSource, SftpSettings, SftpSource
+
     cfg = source_config or {}
     if cfg.get("path"):
         return LocalFolderSource(cfg["path"])
@@ -64,7 +71,7 @@ def pull_files(source: str, source_config: dict) -> Iterator[Pulled]:
     """Fetch the drop whole (or raise), read it, yield the batch; the temporary copy goes afterwards."""
     if source not in FILE_FORMATS:
         raise ConfigError(f"source {source!r} is not a file source")
-    required, read = FILE_FORMATS[source]
+    required, read = _reader(source)
     with file_source(source_config).fetch(required) as drop:
         batch = read(drop.path)
         yield Pulled(batch, drop.fingerprint, drop.source_description, dict(drop.files),

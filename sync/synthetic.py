@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import random
-from itertools import accumulate, chain, repeat
+from itertools import accumulate, chain, count, repeat
 
 from connectors.records import (
     KINDS,
@@ -129,8 +129,8 @@ def _build(n: int, seed: int, name: str, school_year: int) -> RosterBatch:
     del family_of, grades, at, birth_col
 
     starts = list(accumulate(sizes, initial=0))
-    guardians, _ = build_guardians(rnd, [(surname, ids[start:start + size]) for surname, start, size
-                                         in zip(surnames, starts, sizes)], 0)
+    guardians = build_guardians(rnd, [(surname, ids[start:start + size]) for surname, start, size
+                                      in zip(surnames, starts, sizes)], count(1))
     teachers, classrooms, enrollments = _staff_and_classes(random.Random(f"{seed}:classes"), bands, school_ids, groups)
     return RosterBatch(source="oneroster-csv", mode="full", schools=schools, teachers=teachers,
                        classrooms=classrooms, students=students, guardians=guardians, enrollments=enrollments,
@@ -217,10 +217,10 @@ def _staff_and_classes(rng: random.Random, bands: list[tuple], school_ids: list[
                                  repeat(None), repeat(False)))
 
         # Classes go to teachers in contiguous runs (a teacher takes several sections of one subject).
-        count = len(classrooms) - first_class
-        for i in range(count):
+        taught = len(classrooms) - first_class
+        for i in range(taught):
             cid = classrooms[first_class + i].external_id
-            lead = i * len(staff) // count
+            lead = i * len(staff) // taught
             enrollments.append(EnrollmentRecord(cid, staff[lead], "teacher"))
             if len(staff) > 1 and rnd() < 0.03:  # co-taught
                 other = int(rnd() * (len(staff) - 1))

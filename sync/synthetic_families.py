@@ -9,11 +9,11 @@ than a loop with branches per contact, which matters at a million students.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
-from itertools import accumulate, repeat
+from collections.abc import Callable, Iterator, Sequence
+from itertools import accumulate, islice, repeat
 
 from connectors.records import GuardianLink, GuardianRecord
-from sync.synthetic_data import EMAIL_DOMAINS, FAMILY, FEMALE, GIVEN, MALE, SLUGS, phone_for
+from sync.synthetic_data import EMAIL_DOMAINS, FAMILY, FEMALE, GIVEN, MALE, SLUGS, phones_for
 from sync.synthetic_fast import build
 
 _MOTHER, _FATHER = ("mother", "parent"), ("father", "parent")
@@ -42,11 +42,12 @@ _OTHER_NAME = {"mother": 0.15, "grandparent": 0.5}
 
 
 def build_guardians(rnd: Callable[[], float], families: Sequence[tuple[str, Sequence[str]]],
-                    serial: int) -> tuple[list[GuardianRecord], int]:
-    """Contacts for each (children's family name, student ids) family; returns them and the last serial.
+                    serials: Iterator[int]) -> list[GuardianRecord]:
+    """Contacts for each (children's family name, student ids) family, in order.
 
-    ``rnd`` is the caller's ``Random.random``. Every contact takes the next serial after ``serial``, which
-    makes its id (``g-000123``), email (``first.last123@example.org``) and phone unique. Most have email
+    ``rnd`` is the caller's ``Random.random``. Each contact takes the next of ``serials`` (unused ones,
+    in increasing order), which makes its id (``g-000123``), email (``first.last123@example.org``) and
+    phone unique. Most have email
     and phone, 9% email only, 9% phone only, 2% neither (the sync must report them); one in ten with a
     contact point has no id (as in Clever CSV), so the sync must key them by email or phone.
     """
@@ -54,8 +55,7 @@ def build_guardians(rnd: Callable[[], float], families: Sequence[tuple[str, Sequ
     rows = [(surname, kids, relationship, contact_type)
             for (surname, kids), pattern in zip(families, [patterns[bisect_right(cumulative, rnd())] for _ in families])
             for relationship, contact_type in pattern]
-    count = len(rows)
-    serials = range(serial + 1, serial + count + 1)
+    serials = list(islice(serials, len(rows)))
     n_family = len(FAMILY)
     default = (GIVEN, len(GIVEN))
     givens = [names[int(rnd() * size)] for names, size in
@@ -68,7 +68,7 @@ def build_guardians(rnd: Callable[[], float], families: Sequence[tuple[str, Sequ
     slugs = SLUGS
     emails = [f"{slugs[given]}.{slugs[family]}{s}@{EMAIL_DOMAINS[(y >= 0.6) + (y >= 0.85)]}" if x < 0.89 else None
               for given, family, s, x, y in zip(givens, families_, serials, reach, style)]
-    phones = [phone_for(s) if x < 0.8 or 0.89 <= x < 0.98 else None for s, x in zip(serials, reach)]
+    phones = [phone if x < 0.8 or 0.89 <= x < 0.98 else None for phone, x in zip(phones_for(serials), reach)]
     phone_types = [None if phone is None else "cell" if y < 0.85 else "home" if y < 0.97 else "work"
                    for phone, y in zip(phones, style)]
     ids = [None if rnd() < 0.1 and (email or phone) else f"g-{s:06d}"
@@ -80,4 +80,4 @@ def build_guardians(rnd: Callable[[], float], families: Sequence[tuple[str, Sequ
     ends = list(accumulate(len(kids) for _, kids, _, _ in rows))
     links = [tuple(flat[end - len(kids):end]) for (_, kids, _, _), end in zip(rows, ends)]
     records = build(GuardianRecord, ids, givens, families_, emails, phones, phone_types, links, repeat(False))
-    return records, serial + count
+    return records

@@ -12,13 +12,14 @@ from __future__ import annotations
 import random
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from itertools import accumulate, chain, compress, count, repeat
 from operator import attrgetter, is_, methodcaller, not_
 
 from connectors.records import EnrollmentRecord, GuardianLink, GuardianRecord, RosterBatch, StudentRecord
-from sync.synthetic_data import FAMILY, GIVEN, GRADES, gc_paused, phone_for, respell, serial_of_phone
+from sync.synthetic_data import FAMILY, GIVEN, GRADES, gc_paused, phone_for, respell
 from sync.synthetic_families import build_guardians
 
 JOIN_FAMILY = 0.3  # share of new students who are younger siblings of a current student
@@ -143,31 +144,33 @@ def _max_number(values, prefix: str = "") -> int:
     """
     cut = len(prefix)
     values = list(filter(None, values))
-    if prefix:
-        values = list(compress(values, map(methodcaller("startswith", prefix), values)))
+    lengths = list(map(len, values))
     top = 0
-    for length in set(map(len, values)):
-        same = list(compress(values, map(length.__eq__, map(len, values))))
-        best = max(same)
-        if not best[cut:].isdigit():  # a stray non-numeric value sorts high: look further down
-            best = next((v for v in sorted(same, reverse=True) if v[cut:].isdigit()), prefix + "0")
+    for length in set(lengths):
+        best = max(compress(values, map(length.__eq__, lengths)))
+        if not (best.startswith(prefix) and best[cut:].isdigit()):  # a stray value: the slow, exact way
+            best = max((v for v in values if len(v) == length and v.startswith(prefix) and v[cut:].isdigit()),
+                       default=prefix + "0")
         top = max(top, int(best[cut:]))
     return top
 
 
-def _max_serial(guardians: list[GuardianRecord]) -> int:
-    """The highest serial any contact's id, email or phone was made from; new contacts count on from it."""
+def _free_serials(guardians: list[GuardianRecord], wanted: int) -> Iterator[int]:
+    """Serials for new contacts: past every serial an id or email was made from, skipping any whose phone
+    number is already taken (a phone may have changed since its contact was made, as in demo_changes)."""
     ids = list(map(attrgetter("external_id"), guardians))
     top = _max_number(ids, "g-")
-    # A contact with an id got it from its serial; only the one in ten without one needs a closer look.
-    for g in compress(guardians, map(is_, ids, repeat(None))):
+    for g in compress(guardians, map(is_, ids, repeat(None))):  # no id: the email tells the serial
         if g.email:  # 'first.last<serial>@domain'
             local = g.email.split("@", 1)[0]
             digits = len(local) - len(local.rstrip("0123456789"))
             if digits:
                 top = max(top, int(local[-digits:]))
-        top = max(top, serial_of_phone(g.phone) or 0)
-    return top
+    # Check a window twice the size needed against all current numbers in one C-level pass (a set of a
+    # million numbers would cost more), then count on unchecked: more clashes than that cannot happen.
+    window = range(top + 1, top + 1 + 2 * wanted)
+    taken = {phone_for(s) for s in window}.intersection(map(attrgetter("phone"), guardians))
+    return chain((s for s in window if phone_for(s) not in taken), count(window.stop))
 
 
 def _birth_like(peer: StudentRecord, rnd) -> str | None:
@@ -256,14 +259,12 @@ def _mutate(batch: RosterBatch, seed: int, changed: float, gone: float, new: flo
         schedule[sid] = peer.external_id
 
     guardians, joined, dropped = _guardians(batch.guardians, leaving, joins)
-    # Count on from every serial in the input, dropped contacts included: their ids must not come back
-    # as somebody else.
-    serial = _max_serial(batch.guardians) if arrivals else 0
+    # A new family for each arrival not linked to a sibling's contacts (or whose sibling had none). Serials
+    # count on from the input's, dropped contacts included: their ids must not come back as somebody else.
+    families = [(s.family_name, [s.external_id]) for s in arrivals if s.external_id not in joined]
     before = len(guardians)
-    # A new family for each arrival not linked to a sibling's contacts (or whose sibling had none).
-    added, _ = build_guardians(rnd, [(s.family_name, [s.external_id]) for s in arrivals
-                                     if s.external_id not in joined], serial)
-    guardians += added
+    if families:
+        guardians += build_guardians(rnd, families, _free_serials(batch.guardians, 3 * len(families)))
 
     kept = list(compress(batch.students, map(not_, map(leaving.__contains__,
                                                         map(attrgetter("external_id"), batch.students)))))
@@ -320,7 +321,7 @@ def demo_changes(batch: RosterBatch, seed: int = 1) -> tuple[RosterBatch, list[s
     if not callers:
         raise ValueError("no guardian with a phone outside the leaving and moving families")
     caller = rng.choice(callers)
-    new_phone = phone_for(_max_serial(batch.guardians) + 1)
+    new_phone = phone_for(next(_free_serials(batch.guardians, 1)))
 
     guardians, _, _ = _guardians(batch.guardians, {leaver.external_id}, {}, {caller: new_phone})
     moved = replace(mover, school_id=target[0])

@@ -336,6 +336,14 @@ def test_a_protected_guardian_is_not_archived():
     assert cs.kinds["guardians"].archives == [] and cs.pairs["guardian_links"].removed == set()
 
 
+def test_a_guardian_whose_sis_contact_turned_invalid_keeps_their_place_and_links():
+    snap = synced(family(guardian("g1", ["s1"], email=MUM_EMAIL), guardian("g2", ["s1"], email="d@example.org")))
+    cs = diff(snap, family(guardian("g1", ["s1"], email=MUM_EMAIL), guardian("g2", ["s1"], email="d-at-example")),
+              DEFAULTS)
+    assert cs.kinds["guardians"].archives == [] and cs.pairs["guardian_links"].removed == set()
+    assert [p["record"] for p in problems(cs, "guardian_no_contact")] == ["g2"]
+
+
 def test_a_relationship_change_updates_the_link_in_place():
     snap = synced(family(guardian("g1", ["s1"], email=MUM_EMAIL, relationship="mother")))
     cs = diff(snap, family(guardian("g1", ["s1"], email=MUM_EMAIL, relationship="guardian")), DEFAULTS)

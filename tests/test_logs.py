@@ -21,6 +21,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -156,7 +157,8 @@ def test_phone_numbers_become_placeholder(phone):
     "text, expected",
     [
         ("postgresql://rostersync:hunter2@db.internal:5432/roster", "postgresql://[redacted]@db.internal:5432/roster"),
-        ("smtp_url=smtp://smtp-user:S3cr3t-Pa55@mail.example.org:587", "smtp_url=smtp://[redacted]@mail.example.org:587"),
+        ("smtp_url=smtp://smtp-user:S3cr3t-Pa55@mail.example.org:587",
+         "smtp_url=smtp://[redacted]@mail.example.org:587"),
         # a raw "@" inside the password must not leave its tail behind
         ("sftp://district42:p@ss@sftp.example.org/upload", "sftp://[redacted]@sftp.example.org/upload"),
         ("sftp://district42@sftp.example.org/in", "sftp://[redacted]@sftp.example.org/in"),
@@ -173,7 +175,8 @@ def test_url_userinfo_is_redacted(text, expected):
         ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig", "Authorization: Bearer [redacted]"),
         ("sent with bearer sk_live_4eC39HqLyjWDarjtT1zdp7dc.", "sent with bearer [redacted]."),
         ("Authorization: Basic dXNlcjpodW50ZXIy", "Authorization: Basic [redacted]"),
-        ("{'Authorization': 'Bearer abc.def', 'Accept': 'json'}", "{'Authorization': 'Bearer [redacted]', 'Accept': 'json'}"),
+        ("{'Authorization': 'Bearer abc.def', 'Accept': 'json'}",
+         "{'Authorization': 'Bearer [redacted]', 'Accept': 'json'}"),
         ("authorization=sk_live_4eC39HqLyjWDarjtT1zdp7dc", "authorization=[redacted]"),
     ],
 )
@@ -266,6 +269,18 @@ def test_redaction_is_idempotent(text):
     assert redact_text(once) == once
 
 
+@pytest.mark.parametrize(
+    "shape", ["a", "a.", "1-", "+1 ", "1 ", "a@", "a:", "a-", "a%40", "QUJD", "a://", "0 ", "password", "a@b."]
+)
+def test_redaction_time_grows_linearly_with_long_values(shape):
+    # A response body or a base64 blob in a log value must not stall the process: a regex that may start
+    # at every position of a long run and scan to its end is quadratic (20 kB of "a" took 12 s once).
+    text = shape * (20_000 // len(shape))
+    started = time.perf_counter()
+    redact_text(text)
+    assert time.perf_counter() - started < 1.0
+
+
 _moments = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2100, 12, 31))
 
 
@@ -327,7 +342,8 @@ def test_generated_e164_numbers_are_redacted(country, rest):
 @pytest.mark.parametrize(
     "key",
     ["password", "smtp_password", "smtpPassword", "passwd", "client_secret", "token", "access_token", "accessToken",
-     "api_key", "apiKey", "X-Api-Key", "private_key", "authorization", "Cookie", "set-cookie", "credentials", "password_hash"],
+     "api_key", "apiKey", "X-Api-Key", "private_key", "authorization", "Cookie", "set-cookie", "credentials",
+     "password_hash"],
 )
 def test_values_under_secret_keys_are_redacted(key):
     out = redact_event(None, "info", {"event": "e", key: "plain-value-42", "nested": {key: 123}})
@@ -410,6 +426,28 @@ def test_exc_info_is_formatted_then_redacted_even_without_format_exc_info_in_the
     assert_no_secrets(out["exception"])
 
 
+def test_odd_keys_and_unprintable_values_do_not_break_the_line():
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    buf = configured_json()
+    structlog.get_logger().info("odd", by_pair={("jane.doe@example.org", 2): 1}, thing=Unprintable(), n=3)
+    (line,) = json_lines(buf.getvalue())
+    assert line["by_pair"] == {"('[email]', 2)": 1}
+    assert line["thing"] == "[unprintable Unprintable]" and line["n"] == 3
+
+
+def test_a_line_that_cannot_be_written_is_not_dumped_raw_to_stderr(capsys):
+    buf = configured_json()
+    buf.close()  # writing now fails, and logging reports the failure on stderr
+    structlog.get_logger("rostersync.sync").info("lost", password="hunter2", to="jane.doe@example.org")
+    logging.getLogger("paramiko.transport").warning("lost too: %s", "sftp://smtp-user:hunter2@h.example.org")
+    err = capsys.readouterr().err
+    assert "logging error" in err and "rostersync.sync" in err and "paramiko.transport" in err
+    assert_no_secrets(err)
+
+
 def test_deep_or_cyclic_values_do_not_break_logging():
     cyclic: list = []
     cyclic.append(cyclic)
@@ -475,7 +513,8 @@ def test_threads_without_their_own_context_carry_the_process_command_context():
         thread.join()
     transport_line, job_line, transport_after_job = json_lines(buf.getvalue())
     for line in (transport_line, transport_after_job):  # the job did not take over the process's context
-        assert (line["request_id"], line["command"], line["district"], line["run_id"]) == (request_id, "sftp pull", "d-42", 7)
+        assert (line["request_id"], line["command"]) == (request_id, "sftp pull")
+        assert (line["district"], line["run_id"]) == ("d-42", 7)
     assert job_line["request_id"] != request_id
     assert (job_line["command"], job_line["district"]) == ("notify", "d-43")
     assert "run_id" not in job_line
@@ -522,6 +561,8 @@ def test_json_lines_carry_level_timestamp_and_context_on_every_line():
         assert line["timestamp"].endswith("Z") and stamp.utcoffset().total_seconds() == 0
     assert lines[2]["students"] == 12345
     assert lines[1]["logger"] == "rostersync.connectors.sftp"
+    # when, how bad, what and where first, for people reading the lines
+    assert all(list(line)[:4] == ["timestamp", "level", "event", "logger"] for line in lines)
 
 
 def test_nothing_secret_reaches_the_json_output():
@@ -591,7 +632,8 @@ def test_stdlib_library_loggers_are_routed_through_redaction():
 
 def test_chatty_libraries_stay_at_warning_even_at_debug():
     buf = configured_json("DEBUG")
-    for name in ("paramiko.transport", "apscheduler.scheduler", "alembic.runtime.migration", "sqlalchemy.engine.Engine"):
+    for name in ("paramiko.transport", "apscheduler.scheduler", "alembic.runtime.migration",
+                 "sqlalchemy.engine.Engine"):
         logging.getLogger(name).info("chatter from %s", name)
     logging.getLogger("paramiko.transport").warning("worth knowing")
     structlog.get_logger("rostersync.sync").debug("our own debug line")
@@ -751,7 +793,9 @@ SCRIPT = textwrap.dedent(
     logging.getLogger("paramiko.transport").warning("auth failed: sftp://smtp-user:S3cr3t-Pa55@sftp.example.org")
     logging.getLogger("urllib3.connectionpool").info("chatty, dropped")
     print("12345 students synced")  # command output: stdout, and the only thing there
-    t = threading.Thread(target=lambda: (_ for _ in ()).throw(RuntimeError("Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig")))
+    def job():
+        raise RuntimeError("called with Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig")
+    t = threading.Thread(target=job)
     t.start(); t.join()
     raise SystemError("db at postgresql://rs:hunter2@db.internal/roster; guardian jane.doe@example.org")
     """

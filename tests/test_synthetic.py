@@ -26,7 +26,17 @@ from sync.synthetic import (
     mutate_district_with_summary,
     school_count,
 )
-from sync.synthetic_data import AREA_CODES, FAMILY, GIVEN, GRADES, phone_for, respell, serial_of_phone, slug
+from sync.synthetic_data import (
+    AREA_CODES,
+    FAMILY,
+    GIVEN,
+    GRADES,
+    phone_for,
+    phones_for,
+    respell,
+    serial_of_phone,
+    slug,
+)
 from sync.synthetic_fast import build, fast
 
 N = 2000
@@ -226,6 +236,7 @@ def test_phone_numbering_is_one_to_one_and_valid_everywhere():
             assert phonenumbers.is_valid_number(phonenumbers.parse(f"({area}) 555-{line}", "US")), area
     serials = list(range(0, 5000)) + list(range(3_209_000, 3_211_000)) + [10**7, 5 * 10**7]
     made = [phone_for(s) for s in serials]
+    assert phones_for(serials) == made and phones_for(serials[:5000]) == made[:5000]
     assert len(set(made)) == len(serials)
     assert [serial_of_phone(p) for p in made] == serials
     assert all(phonenumbers.is_valid_number(phonenumbers.parse(p, "US")) for p in made[-2005:])

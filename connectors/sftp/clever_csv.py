@@ -114,7 +114,7 @@ class _Drop:
     problems: list[Problem] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     schools: set[str] = field(default_factory=set)
-    teachers: dict[str, TeacherRecord] = field(default_factory=dict)
+    teachers: dict[str, str] = field(default_factory=dict)  # teacher or staff id -> role
     students: dict[str, int] = field(default_factory=dict)  # id -> line of its first row
     rejected_students: dict[str, int] = field(default_factory=dict)
     sections: dict[str, str] = field(default_factory=dict)  # id -> school
@@ -154,35 +154,33 @@ def _read_schools(drop: _Drop, table: Table) -> None:
 
 
 def _read_staff(drop: _Drop, table: Table, stem: str) -> None:
-    """teachers.csv and staff.csv: one row per (person, school); schools gather on one record."""
+    """teachers.csv and staff.csv: one row per (person, school); a person's schools gather on one record,
+    whose other fields come from its first row."""
     id_col = "Teacher_id" if stem == "teachers" else "Staff_id"
-    first_line: dict[str, int] = {}
+    who = "teacher" if stem == "teachers" else "staff member"
+    people: dict[str, tuple[str, str, str | None, list[str]]] = {}
     for line, (school, pid, family, given, email) in table.rows:
         pid, school = pid.strip(), school.strip()
         if _blank(drop, stem, line, pid, **{id_col: pid, "First_name": given, "Last_name": family}):
             continue
-        known = drop.teachers.get(pid)
-        if known is not None and pid not in first_line:
+        if pid in drop.teachers:  # a staff.csv row for someone teachers.csv already has
             drop.problem("duplicate_id", f"{id_col} {pid} is also in teachers.csv; kept as a teacher",
                          stem=stem, line=line, record=pid, field=id_col, severity="warning")
             continue
-        schools = known.school_ids if known else ()
+        if pid not in people:
+            people[pid] = (given.strip(), family.strip(), email.strip() or None, [])
+        schools = people[pid][3]
         if school and school not in drop.schools:
-            drop.problem("unknown_reference", f"School_id {school} is not in schools.csv; the "
-                         f"{'teacher' if stem == 'teachers' else 'staff member'} is kept without it",
-                         stem=stem, line=line, record=pid, field="School_id", severity="warning")
+            drop.problem("unknown_reference", f"School_id {school} is not in schools.csv; the {who} is "
+                         f"kept without it", stem=stem, line=line, record=pid, field="School_id",
+                         severity="warning")
         elif school and school not in schools:
-            schools += (school,)
-        if known is None:
-            first_line[pid] = line
-            drop.teachers[pid] = TeacherRecord(
-                external_id=pid, given_name=given.strip(), family_name=family.strip(),
-                email=email.strip() or None, school_ids=schools,
-                role="teacher" if stem == "teachers" else "staff")
-        else:
-            drop.teachers[pid] = TeacherRecord(
-                external_id=pid, given_name=known.given_name, family_name=known.family_name,
-                email=known.email, school_ids=schools, role=known.role)
+            schools.append(school)
+    role = "teacher" if stem == "teachers" else "staff"
+    for pid, (given, family, email, schools) in people.items():
+        drop.teachers[pid] = role
+        drop.batch.teachers.append(TeacherRecord(external_id=pid, given_name=given, family_name=family,
+                                                 email=email, school_ids=tuple(schools), role=role))
 
 
 @dataclass(slots=True)
@@ -203,6 +201,9 @@ def _read_students(drop: _Drop, table: Table) -> None:
         (school, sid, family, given, number, grade, dob,
          c_type, c_name, c_rel, c_phone, c_phone_type, c_email, c_sis) = values
         sid, school = sid.strip(), school.strip()
+        if not sid:
+            _blank(drop, "students", line, None, Student_id=sid)
+            continue
         own = (school, family, given, number, grade, dob)
         if sid in firsts:
             first_line, first_own = firsts[sid]
@@ -366,7 +367,6 @@ def read_clever_drop(folder: Path) -> RosterBatch:
     _read_staff(drop, tables["teachers"], "teachers")
     if "staff" in tables:
         _read_staff(drop, tables["staff"], "staff")
-    drop.batch.teachers.extend(drop.teachers.values())
     _read_students(drop, tables["students"])
     _read_sections(drop, tables["sections"], teacher_columns)
     _read_enrollments(drop, tables["enrollments"])

@@ -144,7 +144,8 @@ def parse_text(text: str, file: str, columns: Sequence[str], *, optional: Collec
     return _table(lambda: io.StringIO(text.removeprefix("\ufeff"), newline=""), file, columns, optional)
 
 
-def _table(source: Callable[[], TextIO], file: str, columns: Sequence[str], optional: Collection[str]) -> Table:
+def _table(source: Callable[[], TextIO], file: str, columns: Sequence[str],
+           optional: Collection[str]) -> Table:
     columns = tuple(columns)
     # The header is read eagerly (so a bad header fails at once) from its own short-lived handle; the
     # rows generator opens the file again only when iterated, so an unused Table holds no open file.

@@ -1,8 +1,9 @@
 """Serialize a RosterBatch as an SFTP drop: OneRoster CSV 1.1/1.2 (with its manifest) or Clever CSV.
 
-Used to feed one roster to several paths (demo, benchmark, tests). Files are UTF-8 without BOM, LF line
-ends (no CRLF), every header column the spec lists, in the spec's order, so a spec-checking receiver
-accepts them. Writing streams rows (csv.writer.writerows over generators): 1M students is seconds.
+Used to feed one roster to several paths (demo, benchmark, tests). Files are UTF-8 without BOM, with LF
+line ends and no CR anywhere (a CR LF inside a value is written as LF), and carry every header column
+the spec lists, in the spec's order, so a spec-checking receiver accepts them. Rows are streamed
+(csv.writer.writerows over generators), so memory stays flat whatever the batch size.
 
 What a format cannot carry is lost, on purpose and predictably:
 - OneRoster has no relationship and no contact type: a guardian's role is its first link's contact_type
@@ -36,7 +37,8 @@ COURSE_PREFIX = "rostersync-course-"
 
 _HEADERS = {
     "orgs": "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId",
-    "academicSessions": "sourcedId,status,dateLastModified,title,type,startDate,endDate,parentSourcedId,schoolYear",
+    "academicSessions": "sourcedId,status,dateLastModified,title,type,startDate,endDate,parentSourcedId,"
+                        "schoolYear",
     "courses": "sourcedId,status,dateLastModified,schoolYearSourcedId,title,courseCode,grades,orgSourcedId,"
                "subjects,subjectCodes",
     "classes": "sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,location,"
@@ -68,9 +70,23 @@ _GUARDIAN_ROLES = ("parent", "guardian", "relative")
 _STAFF_ROLE = {"1.1": "administrator", "1.2": "siteAdministrator"}
 
 
+class _NoCarriageReturns:
+    """A file that turns CR LF (and a lone CR) inside values into LF, so no CR reaches the drop: the
+    csv module quotes such values, and a reader gives the same "\n" back either way. Checked per row,
+    which costs next to nothing when, as nearly always, there is none."""
+
+    def __init__(self, fh):
+        self._fh = fh
+
+    def write(self, text: str) -> int:
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return self._fh.write(text)
+
+
 def _write(path: Path, header: Iterable[str], rows: Iterable[Iterable[str]]) -> None:
     with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
+        writer = csv.writer(_NoCarriageReturns(fh), lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
 

@@ -22,7 +22,7 @@ reach, the vendors' published summaries of them: D2L, ManageBac, Great Minds, Na
 - agentSourcedIds links a user to its agents: on a student it lists parents/guardians, on a parent or
   guardian it lists the students.
 
-Decisions (see also the report in the module's tests):
+Decisions:
 - A row that breaks a rule for a value we store (status, a missing name, no school) is an "error"
   Problem and the row is skipped; a value we do not store (dateLastModified, enrollment dates) that is
   malformed is a "warning" and the row is used. Messages carry ids and field names, never a person's
@@ -89,11 +89,13 @@ _ROLE_KIND = {
     "proctor": "staff", "siteadministrator": "staff", "districtadministrator": "staff",
     "systemadministrator": None,
 }
-_GUARDIAN_ROLES = {"parent": "parent", "guardian": "guardian", "relative": "relative"}
+_GUARDIAN_ROLES = frozenset(("parent", "guardian", "relative"))
 _SESSION_TYPES = {"gradingperiod", "semester", "schoolyear", "term"}
 
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})\Z")
-_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?\Z")
+# date, then optionally T (or a space, as some exports write it) and time, fraction, zone
+_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})"
+                       r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?\Z")
 
 
 def is_iso_date(value: str) -> bool:
@@ -133,7 +135,7 @@ class Manifest:
 def read_manifest(folder: Path, problems: list[Problem]) -> Manifest:
     path = find_file(folder, "manifest.csv")
     if path is None:
-        raise DropError("manifest.csv is missing: a OneRoster drop is not taken without it "
+        raise DropError("the file is missing: a OneRoster drop is not taken without its manifest "
                         "(is the upload complete?)", file="manifest.csv")
     table = open_table(path, ("propertyName", "value"))
     props: dict[str, tuple[str, int]] = {}
@@ -191,7 +193,8 @@ class _Drop:
     courses: set[str] = field(default_factory=set)
     classes: dict[str, ClassroomRecord] = field(default_factory=dict)
     births: dict[str, tuple[str, int]] = field(default_factory=dict)  # user id -> (birthDate, line)
-    roles: dict[str, list[tuple[bool, str, str, int]]] = field(default_factory=dict)  # user -> (primary, role, org, line)
+    # user id -> [(primary?, role, org id, line, deleted?)], primary roles first
+    roles: dict[str, list[tuple[bool, str, str, int, bool]]] = field(default_factory=dict)
     kinds: dict[str, tuple[str, ...]] = field(default_factory=dict)  # user id -> kinds taken
     users_seen: set[str] = field(default_factory=set)  # every sourcedId users.csv holds, taken or not
     rejected: dict[str, dict[str, int]] = field(default_factory=dict)  # stem -> id -> line of the bad row
@@ -235,7 +238,7 @@ def _id_rows(drop: _Drop, stem: str, table: Table):
         elif status == "tobedeleted":
             deleted = True
         else:
-            deleted = _slow_status(drop, stem, line, sid, status.strip().lower(), bulk)
+            deleted = _slow_status(drop, stem, line, sid, status.strip().lower())
             if deleted is None:
                 drop.reject(stem, sid, line)
                 continue
@@ -251,7 +254,7 @@ def _id_rows(drop: _Drop, stem: str, table: Table):
     drop.problems.extend(table.problems)
 
 
-def _slow_status(drop: _Drop, stem: str, line: int, sid: str, status: str, bulk: bool) -> bool | None:
+def _slow_status(drop: _Drop, stem: str, line: int, sid: str, status: str) -> bool | None:
     if status in ("active", "tobedeleted"):  # only the case differed
         return status == "tobedeleted"
     if not status:
@@ -412,8 +415,7 @@ def _read_demographics(drop: _Drop, table: Table) -> None:
 def _read_roles(drop: _Drop, table: Table) -> None:
     """1.2 roles.csv: who is what, where. Read before users.csv so a user row finds its roles."""
     for line, sid, deleted, (_, _, _, user, role_type, role, org, begin, end) in _id_rows(drop, "roles", table):
-        if deleted:
-            continue  # a role being removed gives its user no kind in this drop
+        # a role being removed still tells what a user being removed was (see _people)
         if not (user.strip() and role.strip() and org.strip()) and not _required(
                 drop, "roles", line, sid, userSourcedId=user, role=role, orgSourcedId=org):
             continue
@@ -426,9 +428,10 @@ def _read_roles(drop: _Drop, table: Table) -> None:
             drop.problem("invalid_value", f"roleType '{role_type}' is not primary or secondary; the role "
                          f"is used as secondary", stem="roles", line=line, record=sid, field="roleType",
                          severity="warning")
-        _dates(drop, "roles", line, sid, "warning", beginDate=begin, endDate=end)
+        if begin or end:
+            _dates(drop, "roles", line, sid, "warning", beginDate=begin, endDate=end)
         drop.roles.setdefault(user.strip(), []).append(
-            (role_type.strip().lower() == "primary", role_key, org.strip(), line))
+            (role_type.strip().lower() == "primary", role_key, org.strip(), line, deleted))
     for user_roles in drop.roles.values():
         user_roles.sort(key=lambda r: not r[0])  # primary first, file order otherwise
 
@@ -442,6 +445,7 @@ class _Person:
     deleted: bool
     roles: list[tuple[str, str]]  # (role lowered, org id); 1.2: primary roles first
     orgs: list[str]  # where the user belongs, in the order the source gives (1.2: primaryOrg first)
+    primary_org: str  # 1.2 primaryOrgSourcedId, else ""
     given: str
     family: str
     identifier: str
@@ -461,21 +465,32 @@ def _people(drop: _Drop, table: Table):
              identifier, email, sms, phone, agents, grades) = values
             org_ids = split_list(orgs)
             roles = [(role.strip().lower(), org) for org in org_ids] or [(role.strip().lower(), "")]
+            primary_org = ""
         else:
             (_, _, _, _enabled, _username, given, family,
              identifier, email, sms, phone, agents, grades, primary_org) = values
             taken = drop.roles.get(sid, [])
-            roles = [(role, org) for _, role, org, _ in taken]
-            org_ids = ([primary_org.strip()] if primary_org.strip() else []) + [org for _, org in roles]
-            if not taken:
-                why = ("roles.csv has no row for this user" if drop.bulk("roles")
-                       else "this drop's roles.csv has no role for this user, so its kind is unknown")
+            roles = [(role, org) for _, role, org, _, gone in taken if not gone]
+            if deleted and not roles:  # a user leaving may take its roles with it
+                roles = [(role, org) for _, role, org, _, _ in taken]
+            if not roles and deleted:
+                # Nothing says what it was. Losing a deletion would leave a departed person able to
+                # receive messages, so it is deleted as whichever kind the directory holds.
+                drop.problem("no_role", "the user is tobedeleted but this drop has no role for it; it is "
+                             "deleted as whichever student, teacher or guardian the directory holds",
+                             stem="users", line=line, record=sid, field="role", severity="warning")
+                roles = [("student", ""), ("teacher", ""), ("parent", "")]
+            elif not roles:
+                why = ("roles.csv has no active role for this user" if drop.bulk("roles")
+                       else "this drop's roles.csv has no active role for this user, so its kind is unknown")
                 drop.problem("no_role", f"{why}; the user is skipped", stem="users", line=line, record=sid,
                              field="role")
                 drop.reject("users", sid, line)
                 continue
-        yield _Person(line, sid, deleted, roles, org_ids, given.strip(), family.strip(), identifier.strip(),
-                      email.strip(), sms.strip(), phone.strip(), agents, grades)
+            primary_org = primary_org.strip()
+            org_ids = ([primary_org] if primary_org else []) + [org for _, org in roles]
+        yield _Person(line, sid, deleted, roles, org_ids, primary_org, given.strip(), family.strip(),
+                      identifier.strip(), email.strip(), sms.strip(), phone.strip(), agents, grades)
 
 
 def _read_users(drop: _Drop, table: Table) -> tuple[list[_Person], list[tuple[str, str, int, str]]]:
@@ -538,9 +553,8 @@ def _kinds(drop: _Drop, person: _Person) -> list[str] | None:
 
 def _student(drop: _Drop, person: _Person) -> bool:
     if drop.manifest.version == "1.2":
-        # primaryOrgSourcedId, when given, leads person.orgs; then the orgs of the student roles
-        primary = person.orgs[:1] if len(person.orgs) > len(person.roles) else []
-        candidates = primary + [org for role, org in person.roles if role == "student"]
+        candidates = ([person.primary_org] if person.primary_org else []) + [
+            org for role, org in person.roles if role == "student"]
     else:
         candidates = person.orgs
     school = None
@@ -574,8 +588,9 @@ def _teacher(drop: _Drop, person: _Person, kinds: list[str]) -> bool:
         elif school not in schools:
             schools.append(school)
     if unknown and not person.deleted:
-        drop.problem("no_school", f"orgs {', '.join(unknown)} are not schools ({_why_no_school(drop, unknown)});"
-                     f" the {'teacher' if 'teacher' in kinds else 'staff member'} is kept without them",
+        who = "teacher" if "teacher" in kinds else "staff member"
+        drop.problem("no_school", f"orgs {', '.join(unknown)} are not schools "
+                     f"({_why_no_school(drop, unknown)}); the {who} is kept without them",
                      stem="users", line=person.line, record=person.sid, severity="warning",
                      field="orgSourcedIds" if drop.manifest.version == "1.1" else "orgSourcedId")
     drop.batch.teachers.append(TeacherRecord(
@@ -607,9 +622,9 @@ def _link_guardians(drop: _Drop, guardians: list[_Person], pairs: list[tuple[str
                              severity="warning")
                 continue
         elif wanted not in named_kinds:
-            drop.problem("agent_not_" + wanted, f"agentSourcedIds names {named}, a "
-                         f"{'/'.join(named_kinds)}, not a {'parent/guardian/relative' if wanted == 'guardian' else 'student'};"
-                         f" that link is ignored", stem="users", line=line, record=holder,
+            expected = "parent/guardian/relative" if wanted == "guardian" else "student"
+            drop.problem("agent_not_" + wanted, f"agentSourcedIds names {named}, a {'/'.join(named_kinds)}, "
+                         f"not a {expected}; that link is ignored", stem="users", line=line, record=holder,
                          field="agentSourcedIds", severity="warning")
             continue
         links.setdefault(guardian, {})[student] = None
@@ -684,7 +699,8 @@ def _read_enrollments(drop: _Drop, table: Table) -> None:
                          f"{'/'.join(user_kinds)}; the enrollment is skipped", stem="enrollments", line=line,
                          record=sid, field="role")
             continue
-        _dates(drop, "enrollments", line, sid, "warning", beginDate=begin, endDate=end)
+        if begin or end:
+            _dates(drop, "enrollments", line, sid, "warning", beginDate=begin, endDate=end)
         out.append(EnrollmentRecord(classroom_id=cls, user_id=user, role=role, external_id=sid,
                                     deleted=deleted))
 

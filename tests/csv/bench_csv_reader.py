@@ -47,7 +47,7 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
 
 
 def with_stdlib(path: Path, columns) -> list:
-    table = open_table(path, required=columns)
+    table = open_table(path, columns)
     return list(table.rows)
 
 

@@ -348,3 +348,23 @@ def test_v12_roles_decide_kinds_and_schools(tmp_path):
         ("unknown_reference", "roles.csv", 7, "ghost"),
         ("no_role", "users.csv", 5, "u4"),
     ]
+
+
+def test_v12_delta_deletions_follow_the_roles_or_cover_every_kind(tmp_path):
+    users12 = ("sourcedId,status,dateLastModified,enabledUser,username,givenName,familyName\n"
+               "u1,tobedeleted,2025-01-01,true,u1,Ann,Lee\n"
+               "u2,tobedeleted,2025-01-01,true,u2,,\n"
+               "u3,active,2025-01-01,true,u3,Cy,Oh\n")
+    roles = ("sourcedId,status,dateLastModified,userSourcedId,roleType,role,beginDate,endDate,orgSourcedId\n"
+             "r1,tobedeleted,2025-01-01,u1,primary,student,,,sch-1\n"
+             "r3,tobedeleted,2025-01-01,u3,primary,teacher,,,sch-1\n")
+    drop = make_drop(tmp_path, {"users": users12, "roles": roles}, version="1.2",
+                     modes={"users": "delta", "roles": "delta"})
+    got = read_oneroster_drop(drop)
+    # u1 leaves with its student role; u2 leaves with no role given, so every kind is told it left
+    assert [(s.external_id, s.deleted) for s in got.students] == [("u1", True), ("u2", True)]
+    assert [(t.external_id, t.deleted) for t in got.teachers] == [("u2", True)]
+    assert [(g.external_id, g.deleted) for g in got.guardians] == [("u2", True)]
+    # u3 stays but loses its only role: what it is now cannot be known
+    assert [(p.code, p.severity, p.line, p.record) for p in got.problems] == [
+        ("no_role", "warning", 3, "u2"), ("no_role", "error", 4, "u3")]

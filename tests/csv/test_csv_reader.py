@@ -174,3 +174,14 @@ def test_find_file_accepts_a_different_case_only_when_unambiguous(tmp_path):
     write(tmp_path, b"x\n", "USERS.csv")
     assert find_file(tmp_path, "users.csv") is None
     assert find_file(tmp_path, "orgs.csv") is None
+
+
+def test_pandas_line_numbers_agree_with_ours_on_the_benchmark_file(tmp_path):
+    """The benchmark's two paths must do the same work; this also checks our line numbers against an
+    independent count (pandas rows + newlines inside cells)."""
+    from bench_csv_reader import HEADER, generate, with_pandas, with_stdlib
+    path = tmp_path / "users.csv"
+    generate(path, 3000)  # rows 0 and 997 and 1994 ... carry a quoted newline
+    ours = with_stdlib(path, HEADER)
+    assert len(ours) == 3000 and ours[-1][0] == 3000 + 1 + 4  # 4 quoted newlines before the last row
+    assert ours == with_pandas(path, HEADER)
