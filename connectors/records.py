@@ -137,3 +137,20 @@ class RosterBatch:
 
     def counts(self) -> dict[str, int]:
         return {kind: len(getattr(self, kind)) for kind in KINDS}
+
+
+@dataclass(slots=True)
+class Pull:
+    """What an API connector's pull returns: the records, and the cursor to save with them.
+
+    ``cursor`` is saved in the same transaction as the directory changes, so it never runs ahead of the
+    data (Clever: the last event id; OneRoster REST: the time the pull started, for the next
+    ``dateLastModified`` filter). ``notes`` tell the report what happened, e.g. "the saved event is older
+    than Clever keeps events: a full pull was made".
+    """
+
+    batch: RosterBatch
+    cursor: dict
+    description: str
+    notes: list[str] = field(default_factory=list)
+    requests: int = 0

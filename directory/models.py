@@ -297,3 +297,98 @@ per guardian it creates, and one "added" notice per existing account it links to
     status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | sent | failed
     run_id: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Messaging (messaging/outbox.py documents the states: queued | claimed | sent | unreachable |
+    # in_doubt | failed | cancelled). The join code is random per invitation and kept on a resend, so
+    # the parent can use any copy they received; the sync's bulk insert gets one per row from the default.
+    join_code: Mapped[str] = mapped_column(String(16), default=lambda: new_join_code(), unique=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(200), default=None)  # host:pid:token of a relay
+    claim_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)  # retry backoff
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # transient failures so far
+    channel: Mapped[str | None] = mapped_column(String(8), default=None)  # the channel it went by
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    error: Mapped[str | None] = mapped_column(String(300), default=None)  # why not sent (no contact details)
+    resends: Mapped[int] = mapped_column(Integer, default=0)
+    skip_channels: Mapped[str | None] = mapped_column(String(16), default=None)  # failed for this message: "email,sms"
+
+
+# -- messaging (issue 5) -----------------------------------------------------------------------------------
+
+
+def new_join_code() -> str:
+    """A random, unguessable join code per invitation (messaging/joincodes.py says how)."""
+    from messaging.joincodes import new_join_code as make
+
+    return make()
+
+
+class Delivery(Base):
+    """One attempt to hand one message to a provider (SMTP server, SMS API, or the outbox folder).
+
+    The row is committed in ``sending`` BEFORE the message is handed over, with ``key`` also put in the
+    message (Message-ID, SMS client reference, outbox file name), so a relay that dies mid-send leaves a
+    row that recovery resolves by asking the provider or the delivery log, never by sending blindly.
+    ``status``: sending | sent | failed | in_doubt | delivered | bounced | undelivered.
+    ``item_type`` / ``item_id`` name what it delivers: an invitation or an announcement recipient.
+    """
+
+    __tablename__ = "message_deliveries"
+    __table_args__ = (
+        Index("ix_message_deliveries_item", "item_type", "item_id"),
+        Index("ix_message_deliveries_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), index=True)
+    guardian_id: Mapped[int] = mapped_column(ForeignKey("guardians.id"), index=True)
+    item_type: Mapped[str] = mapped_column(String(16))  # invitation | announcement
+    item_id: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(8))  # email | sms
+    transport: Mapped[str] = mapped_column(String(8))  # smtp | http | outbox
+    status: Mapped[str] = mapped_column(String(16), default="sending")
+    reason: Mapped[str | None] = mapped_column(String(32), default=None)  # invalid, inbox_full, transient, ...
+    detail: Mapped[str | None] = mapped_column(String(300), default=None)  # provider's code and text, redacted
+    provider_id: Mapped[str | None] = mapped_column(String(64), default=None)  # the SMS API's message id
+    owner: Mapped[str] = mapped_column(String(200))  # the relay that made the attempt
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Announcement(Base):
+    """A message to selected families (by classroom, student or a list of guardians)."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    audience: Mapped[dict] = mapped_column(JSON, default=dict)  # what was asked: classroom/student/guardian ids
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AnnouncementRecipient(Base):
+    """One guardian to receive one announcement: an outbox item like an invitation (same states)."""
+
+    __tablename__ = "announcement_recipients"
+    __table_args__ = (
+        UniqueConstraint("announcement_id", "guardian_id"),
+        Index("ix_announcement_recipients_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcements.id"), index=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), index=True)
+    guardian_id: Mapped[int] = mapped_column(ForeignKey("guardians.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    claimed_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    claim_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[str | None] = mapped_column(String(8), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    error: Mapped[str | None] = mapped_column(String(300), default=None)
+    skip_channels: Mapped[str | None] = mapped_column(String(16), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

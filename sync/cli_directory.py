@@ -16,7 +16,7 @@ from directory.settings import SETTINGS, settings_of
 from sync.cli_people import guardian, student
 from sync.cli_support import app_of, emit, json_option
 from sync.district_file import load_districts
-from sync.sources import FILE_FORMATS, FILE_SOURCE_KEYS, validate_file_source
+from sync.sources import ALL_SOURCES, API_SOURCE_KEYS, FILE_SOURCE_KEYS, validate_source
 
 
 def _district_dict(d) -> dict:
@@ -33,7 +33,7 @@ def district() -> None:
 @district.command("add")
 @click.argument("slug")
 @click.option("--name", required=True, help="The district's display name.")
-@click.option("--source", type=click.Choice(sorted(FILE_FORMATS)),
+@click.option("--source", type=click.Choice(ALL_SOURCES),
               help="Where the roster comes from; without it the district is edited by hand.")
 @click.option("--path", type=click.Path(file_okay=False), help="A local folder that receives the drops.")
 @click.option("--sftp-host", help="SFTP server with the drops.")
@@ -43,13 +43,20 @@ def district() -> None:
 @click.option("--sftp-password-env", metavar="VAR", help="Environment variable that holds the SFTP password.")
 @click.option("--sftp-path", help="Folder on the server [default: the login folder].")
 @click.option("--sftp-host-key", help="The server's public key line or SHA256 fingerprint (pinned).")
+@click.option("--clever-token-env", metavar="VAR", help="Clever: environment variable holding the district token.")
+@click.option("--clever-base-url", metavar="URL", help="Clever: API base URL [default: https://api.clever.com].")
+@click.option("--oneroster-url", metavar="URL", help="ClassLink: the OneRoster REST base URL.")
+@click.option("--oneroster-version", type=click.Choice(["1.1", "1.2"]), help="ClassLink: OneRoster version.")
+@click.option("--client-id-env", metavar="VAR", help="ClassLink: environment variable holding the client id.")
+@click.option("--client-secret-env", metavar="VAR", help="ClassLink: environment variable holding the secret.")
+@click.option("--token-url", metavar="URL", help="ClassLink 1.2: OAuth 2 token URL.")
 @json_option
 @click.pass_context
 def district_add(ctx, slug: str, name: str, source: str | None, as_json: bool, **source_options) -> None:
     """Add a district (SLUG: lower-case letters, digits, dashes), synced from a source or edited by hand."""
     config = {}
     if source:
-        config = validate_file_source(source, source_options)
+        config = validate_source(source, source_options)
     elif any(v is not None for v in source_options.values()):
         raise ConfigError("source options need --source")
     app = app_of(ctx)
@@ -79,8 +86,9 @@ def district_show(ctx, slug: str) -> None:
 
 
 SETTINGS_HELP = "\n".join(f"  {k}: {s.meaning}" for k, s in sorted(SETTINGS.items())) + (
-    "\n  source, path, sftp_host, sftp_port, sftp_user, sftp_key, sftp_password_env, sftp_path, sftp_host_key:"
-    "\n    where the roster comes from (as for district add)")
+    "\n  source, path, sftp_host, sftp_port, sftp_user, sftp_key, sftp_password_env, sftp_path, sftp_host_key,"
+    "\n  clever_token_env, clever_base_url, oneroster_url, oneroster_version, client_id_env,"
+    "\n  client_secret_env, token_url: where the roster comes from (as for district add)")
 
 
 @district.command("set", help=f"""Change one setting of a district.
@@ -97,7 +105,7 @@ def district_set(ctx, slug: str, key: str, value: str) -> None:
     with app.session() as session:
         district = get_district(session, slug)
         name = key.strip().lower().replace("-", "_")
-        if name == "source" or name in FILE_SOURCE_KEYS:
+        if name == "source" or name in FILE_SOURCE_KEYS + API_SOURCE_KEYS:
             source = value if name == "source" else district.source
             config = dict(district.source_config or {})
             if name != "source":
@@ -108,7 +116,7 @@ def district_set(ctx, slug: str, key: str, value: str) -> None:
                     config.pop("path", None)
             # Without a source yet, connection settings are kept as given and checked when it is set.
             set_source(session, app.actor(), district, source,
-                       validate_file_source(source, config) if source else config)
+                       validate_source(source, config) if source else config)
             column, parsed = name, value
         else:
             column, parsed = set_setting(session, app.actor(), district, key, value)

@@ -21,6 +21,7 @@ from directory.db import check_connection, database_url, make_engine, safe_url, 
 from directory.districts import get_district
 from directory.errors import ConfigError, DatabaseUnavailable, RostersyncError
 from directory.service import DirectoryService
+from sync.logs import bind_district, redact_text
 
 log = structlog.get_logger("rostersync.cli")
 
@@ -68,7 +69,7 @@ class App:
     @contextmanager
     def directory(self, district_slug: str, override_reason: str | None = None) -> Iterator[DirectoryService]:
         """A DirectoryService for one district, inside one transaction: all or nothing."""
-        structlog.contextvars.bind_contextvars(district=district_slug)
+        bind_district(district_slug)
         with self.session() as session:
             yield DirectoryService(session, self.actor(override_reason), get_district(session, district_slug))
 
@@ -112,7 +113,7 @@ class RostersyncGroup(click.Group):
             return super().invoke(ctx)
         except RostersyncError as exc:
             log.info("command_failed", error=str(exc), error_type=type(exc).__name__, exit_code=exc.exit_code)
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {redact_text(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise

@@ -19,8 +19,7 @@ from directory.db import session_factory, transaction
 from directory.districts import create_district
 from sync.report_render import render_html, trend_item
 from sync.run import RunOutcome, run_sync
-from sync.synthetic import generate_district
-from sync.synthetic_mutate import demo_changes
+from sync.synthetic import demo_changes, generate_district
 
 MARKER = ".rostersync-demo"
 

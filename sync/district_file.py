@@ -24,7 +24,7 @@ from directory.audit import Actor
 from directory.districts import create_district, set_setting, set_source
 from directory.errors import ConfigError
 from directory.models import District
-from sync.sources import FILE_SOURCE_KEYS, validate_file_source
+from sync.sources import API_SOURCE_KEYS, FILE_SOURCE_KEYS, validate_source
 
 
 def load_districts(session: Session, actor: Actor, file: str | Path) -> list[str]:
@@ -38,16 +38,16 @@ def load_districts(session: Session, actor: Actor, file: str | Path) -> list[str
     done = []
     for number, entry in enumerate(entries, 1):
         where = f"{file}: district #{number}"
-        unknown = set(entry) - {"slug", "name", "source", "settings", *FILE_SOURCE_KEYS}
+        unknown = set(entry) - {"slug", "name", "source", "settings", *FILE_SOURCE_KEYS, *API_SOURCE_KEYS}
         if unknown:
             raise ConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
         if not entry.get("slug") or not entry.get("name"):
             raise ConfigError(f"{where}: slug and name are required")
         source = entry.get("source")
-        config = {k: entry[k] for k in FILE_SOURCE_KEYS if k in entry}
+        config = {k: entry[k] for k in FILE_SOURCE_KEYS + API_SOURCE_KEYS if k in entry}
         if source:
             try:
-                config = validate_file_source(source, config)
+                config = validate_source(source, config)
             except ConfigError as exc:
                 raise ConfigError(f"{where} ({entry['slug']}): {exc}") from None
         district = session.scalar(select(District).where(District.slug == entry["slug"]))

@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
+from connectors.http import ApiCredentialsError, ApiError
 from connectors.sftp.csv_reader import DropError as CsvDropError
 from connectors.sftp.drops import DropConfigError, DropError
 from directory import audit
@@ -33,9 +34,10 @@ from sync.apply import apply_changes
 from sync.changes import DiffSettings
 from sync.diff import diff
 from sync.faults import checkpoint
+from sync.logs import bind_district, bind_run_id
 from sync.report import empty_report, per_school, set_directory_state, split_problems
 from sync.snapshot import load_snapshot
-from sync.sources import pull_files
+from sync.sources import pull
 
 log = structlog.get_logger("rostersync.sync")
 
@@ -89,17 +91,23 @@ def run_sync(engine: Engine, slug: str, *, dry_run: bool = False, full: bool = F
             audit.record(s, Actor("support", requested_by or "unknown", reason=reason), "sync.resync", "district",
                          district.id, district.id, after={"run_id": run.id})
         district_id, source, config = district.id, district.source, dict(district.source_config or {})
+        state = s.get(SyncState, district.id)
+        cursor = (state.cursor or {}).get("api") if state else None
         settings = diff_settings(district)
         run_id, started = run.id, run.started_at
-    structlog.contextvars.bind_contextvars(run_id=run_id, district=slug)
+    bind_district(slug)
+    bind_run_id(run_id)
     report = empty_report(run_id=run_id, district=slug, source=source, dry_run=dry_run, started_at=_iso(started),
                           trigger=trigger, requested_by=requested_by, reason=reason)
     log.info("sync_started", source=source, dry_run=dry_run, full=full, trigger=trigger)
     t0 = time.monotonic()
     try:
-        with pull_files(source, config) as pulled:
+        with pull(source, config, cursor, full) as pulled:
             report["drop"] = {"source": pulled.description, "fingerprint": pulled.fingerprint,
                               "files": pulled.files, "ignored": pulled.ignored}
+            if pulled.fingerprint is None:
+                report["drop"]["requests"] = pulled.requests
+            report["notes"].extend(pulled.notes)
             log.info("drop_read", files=len(pulled.files), records=pulled.batch.counts())
             outcome = _decide_and_apply(factory, district_id, slug, source, run_id, holder, settings, pulled,
                                         report, dry_run=dry_run, full=full)
@@ -116,8 +124,9 @@ def _decide_and_apply(factory, district_id, slug, source, run_id, holder, settin
     report["mode"] = batch.mode
     checkpoint("pulled")
     with transaction(factory) as s:
-        taken = s.scalar(select(TakenDrop.run_id).where(TakenDrop.district_id == district_id,
-                                                        TakenDrop.fingerprint == pulled.fingerprint))
+        taken = None if pulled.fingerprint is None else s.scalar(
+            select(TakenDrop.run_id).where(TakenDrop.district_id == district_id,
+                                           TakenDrop.fingerprint == pulled.fingerprint))
         if taken is not None and not full and not dry_run:
             report["notes"].append(f"this drop was already applied by run {taken}: nothing to do "
                                    "(`rostersync resync` applies it again)")
@@ -154,13 +163,17 @@ def _decide_and_apply(factory, district_id, slug, source, run_id, holder, settin
             return _finish(s, district_id, run_id, holder, report, "held" if held else "succeeded")
         now = utcnow()
         report["invitations_queued"] = apply_changes(s, district_id, source, run_id, now, cs, snapshot)
-        if taken is None:
+        if pulled.fingerprint is None:
+            pass  # an API pull: its cursor (below) says what was taken
+        elif taken is None:
             s.add(TakenDrop(district_id=district_id, fingerprint=pulled.fingerprint, run_id=run_id, taken_at=now))
         else:  # a resync applied the same drop again: it now counts as taken by this run
             s.execute(update(TakenDrop).where(TakenDrop.district_id == district_id,
                                               TakenDrop.fingerprint == pulled.fingerprint).values(run_id=run_id))
         state = s.get(SyncState, district_id)
-        state.cursor = {**(state.cursor or {}), "last_drop": pulled.fingerprint, "last_run_id": run_id}
+        state.cursor = {**(state.cursor or {}), "last_run_id": run_id,
+                        **({"last_drop": pulled.fingerprint} if pulled.fingerprint else {}),
+                        **({"api": pulled.cursor} if pulled.cursor is not None else {})}
         set_directory_state(report, "held" if held else ("unchanged" if cs.is_empty() else "updated"))
         checkpoint("applied")
         return _finish(s, district_id, run_id, holder, report, "held" if held else "succeeded")
@@ -178,8 +191,10 @@ def _finish(s, district_id, run_id, holder, report, status) -> RunOutcome:
 
 def _classify(exc: BaseException) -> tuple[str, int, str]:
     """(error code, exit code, message) for a failed run."""
-    if isinstance(exc, (DropConfigError, ConfigError)):
+    if isinstance(exc, (DropConfigError, ConfigError, ApiCredentialsError)):
         return "configuration", EXIT_CONFIG, str(exc)
+    if isinstance(exc, ApiError):
+        return "api_unavailable" if exc.retry_later else "api_bad_response", EXIT_FAILED, str(exc)
     if isinstance(exc, (DropError, CsvDropError)):
         code = type(exc).__name__
         return "drop_" + "".join("_" + c.lower() if c.isupper() else c for c in code).strip("_"), EXIT_FAILED, str(exc)

@@ -8,8 +8,9 @@ password, and it is read here, at the moment of connecting.
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from connectors.records import RosterBatch
@@ -37,10 +38,56 @@ FILE_SOURCE_KEYS = ("path", "sftp_host", "sftp_port", "sftp_user", "sftp_key", "
 @dataclass
 class Pulled:
     batch: RosterBatch
-    fingerprint: str | None
+    fingerprint: str | None  # file drops: the content fingerprint (a drop is taken once)
     description: str
-    files: dict[str, int]
-    ignored: list[str]
+    files: dict[str, int] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+    cursor: dict | None = None  # API sources: the cursor to save with the data
+    notes: list[str] = field(default_factory=list)
+    requests: int = 0
+
+
+API_SOURCES = ("clever", "classlink")
+ALL_SOURCES = FILE_FORMATS + API_SOURCES
+# Keys of District.source_config for API sources. Secrets are named by environment variable only.
+API_SOURCE_KEYS = ("clever_token_env", "clever_base_url", "oneroster_url", "oneroster_version", "client_id_env",
+                   "client_secret_env", "token_url")
+
+
+def _secret(config: dict, key: str, what: str) -> str:
+    var = config.get(key)
+    if not var:
+        raise ConfigError(f"no environment variable is configured for {what} ({key})")
+    value = os.environ.get(var)
+    if not value:
+        raise ConfigError(f"{what} is read from ${var}, which is not set")
+    return value
+
+
+@contextmanager
+def pull(source: str, config: dict, cursor: dict | None, full: bool) -> Iterator[Pulled]:
+    """Pull a district's roster from its source: a file drop, or an API (full, or from ``cursor``)."""
+    if source in FILE_FORMATS:
+        with pull_files(source, config) as pulled:
+            yield pulled
+        return
+    if source == "clever":
+        from connectors.clever.pull import pull_clever
+
+        result = pull_clever(config.get("clever_base_url") or "https://api.clever.com",
+                             _secret(config, "clever_token_env", "the Clever district token"),
+                             None if full else cursor, full)
+    elif source == "classlink":
+        from connectors.classlink.pull import pull_oneroster
+
+        result = pull_oneroster(config["oneroster_url"], str(config.get("oneroster_version") or "1.1"),
+                                _secret(config, "client_id_env", "the OneRoster client id"),
+                                _secret(config, "client_secret_env", "the OneRoster client secret"),
+                                None if full else cursor, full, token_url=config.get("token_url"))
+    else:
+        raise ConfigError(f"unknown source {source!r}; sources: {', '.join(ALL_SOURCES)}")
+    yield Pulled(result.batch, None, result.description, cursor=result.cursor, notes=list(result.notes),
+                 requests=result.requests)
 
 
 def file_source(source_config: dict):
@@ -78,11 +125,45 @@ def pull_files(source: str, source_config: dict) -> Iterator[Pulled]:
                      [str(i) for i in drop.ignored])
 
 
+def _url(value: str, what: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value or ""):
+        raise ConfigError(f"{what} must be an http(s):// URL")
+    return value.rstrip("/")
+
+
+def validate_source(source: str, cfg: dict) -> dict:
+    """Check a source's settings when they are saved, not at 2 a.m. when the sync runs.
+
+    Only the keys of that kind of source are kept, so a district moved from SFTP to Clever does not
+    carry stale SFTP settings."""
+    cfg = {k: v for k, v in cfg.items() if v not in (None, "")}
+    if source == "clever":
+        cfg = {k: v for k, v in cfg.items() if k.startswith("clever_")}
+        if not cfg.get("clever_token_env"):
+            raise ConfigError("a Clever district needs --clever-token-env VAR (the variable holding its token)")
+        if cfg.get("clever_base_url"):
+            cfg["clever_base_url"] = _url(cfg["clever_base_url"], "--clever-base-url")
+        return cfg
+    if source == "classlink":
+        cfg = {k: v for k, v in cfg.items() if k in API_SOURCE_KEYS and not k.startswith("clever_")}
+        missing = [f"--{k.replace('_', '-')}" for k in ("oneroster_url", "client_id_env", "client_secret_env")
+                   if not cfg.get(k)]
+        if missing:
+            raise ConfigError(f"a ClassLink district needs {', '.join(missing)}")
+        cfg["oneroster_url"] = _url(cfg["oneroster_url"], "--oneroster-url")
+        cfg["oneroster_version"] = str(cfg.get("oneroster_version") or "1.1")
+        if cfg["oneroster_version"] not in ("1.1", "1.2"):
+            raise ConfigError("--oneroster-version must be 1.1 or 1.2")
+        if cfg.get("token_url"):
+            cfg["token_url"] = _url(cfg["token_url"], "--token-url")
+        return cfg
+    return validate_file_source(source, {k: v for k, v in cfg.items() if k in FILE_SOURCE_KEYS})
+
+
 def validate_file_source(source: str, cfg: dict) -> dict:
-    """Check a file source's settings when they are saved, not at 2 a.m. when the sync runs."""
     cfg = {k: v for k, v in cfg.items() if v not in (None, "")}
     if source not in FILE_FORMATS:
-        raise ConfigError(f"unknown source {source!r}; file sources: {', '.join(FILE_FORMATS)}")
+        raise ConfigError(f"unknown source {source!r}; sources: {', '.join(ALL_SOURCES)}")
     if cfg.get("path") and cfg.get("sftp_host"):
         raise ConfigError("give either --path (a local folder) or --sftp-host, not both")
     if cfg.get("path"):

@@ -11,7 +11,8 @@ contacts), 6,000 teachers and staff, 25,000 classrooms (six subjects per grade, 
 about 600,000 student enrollments (six classes each, within their school, a few with five) plus one teacher
 enrollment per class (a few co-taught).
 
-``mutate_district`` and ``demo_changes`` (in ``sync.synthetic_mutate``) derive the next night's roster.
+``mutate_district`` (``sync.synthetic_mutate``) and ``demo_changes`` (``sync.synthetic_demo``) derive the
+next night's roster.
 """
 
 from __future__ import annotations
@@ -228,12 +229,9 @@ def _staff_and_classes(rng: random.Random, bands: list[tuple], school_ids: list[
     return teachers, classrooms, enrollments
 
 
-from sync.synthetic_mutate import (  # noqa: E402  (re-exported; that module needs nothing from this one)
-    MutationSummary,
-    demo_changes,
-    mutate_district,
-    mutate_district_with_summary,
-)
+# Re-exported, so callers need only this module; those modules need nothing from this one.
+from sync.synthetic_demo import demo_changes  # noqa: E402
+from sync.synthetic_mutate import MutationSummary, mutate_district, mutate_district_with_summary  # noqa: E402
 
 __all__ = ["generate_district", "mutate_district", "mutate_district_with_summary", "MutationSummary",
            "demo_changes", "school_count"]

@@ -27,12 +27,7 @@ _CARERS = (
 # 10% of families also have a relative on file, half of those only as an emergency contact.
 _EXTRAS = ((0.90, ()), (0.05, (("grandparent", "relative"),)), (0.05, (("grandparent", "emergency"),)))
 _PATTERNS = tuple(carers + extra for _, carers in _CARERS for _, extra in _EXTRAS)
-_CUMULATIVE = []
-_total = 0.0
-for _p, _ in _CARERS:
-    for _q, _ in _EXTRAS:
-        _total += _p * _q
-        _CUMULATIVE.append(_total)
+_CUMULATIVE = list(accumulate(p * q for p, _ in _CARERS for q, _ in _EXTRAS))
 _CUMULATIVE[-1] = 1.0  # random() < 1.0, so bisect never runs off the end
 
 _NAMES = {"mother": (FEMALE, len(FEMALE)), "father": (MALE, len(MALE))}
@@ -45,11 +40,11 @@ def build_guardians(rnd: Callable[[], float], families: Sequence[tuple[str, Sequ
                     serials: Iterator[int]) -> list[GuardianRecord]:
     """Contacts for each (children's family name, student ids) family, in order.
 
-    ``rnd`` is the caller's ``Random.random``. Each contact takes the next of ``serials`` (unused ones,
-    in increasing order), which makes its id (``g-000123``), email (``first.last123@example.org``) and
-    phone unique. Most have email
-    and phone, 9% email only, 9% phone only, 2% neither (the sync must report them); one in ten with a
-    contact point has no id (as in Clever CSV), so the sync must key them by email or phone.
+    ``rnd`` is the caller's ``Random.random``. Each contact takes the next of ``serials`` (unused ones, in
+    increasing order), which makes its id (``g-000123``), email (``first.last123@example.org``) and phone
+    unique. Most have email and phone, 9% email only, 9% phone only, 2% neither (the sync must report
+    them); one in ten with a contact point has no id (as in Clever CSV), so the sync must key them by
+    email or phone.
     """
     patterns, cumulative = _PATTERNS, _CUMULATIVE
     rows = [(surname, kids, relationship, contact_type)

@@ -10,8 +10,7 @@ import pytest
 
 from connectors.records import RosterBatch
 from connectors.sftp.drop_writer import write_clever_drop, write_oneroster_drop
-from sync.synthetic import generate_district
-from sync.synthetic_mutate import demo_changes
+from sync.synthetic import demo_changes, generate_district
 
 STUDENTS = 150
 

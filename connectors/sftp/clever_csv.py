@@ -17,9 +17,9 @@ Facts relied on (Clever's "SFTP Instructions" v2.x and its help pages, and the C
 - A drop is a full snapshot: whatever is not in it has left.
 
 Decisions:
-- Required columns are those without which no record can be built (ids, school, names); Clever marks
-  more columns required (School_number, Student_number ...), but refusing a whole district's drop for a
-  column the directory does not use helps nobody. Every other column is read when present.
+- Required columns are those without which no record can be built (ids, school, names). Clever's
+  instructions ask for more (School_number, Student_number ...), but refusing a whole district's drop for
+  a column the directory can do without helps nobody. Every other column is read when present.
 - Contact_type and Contact_phone_type are lower-cased (they are vocabularies: "emergency", "cell");
   Contact_relationship is kept as the source wrote it.
 - A contact without Contact_sis_id has external_id None and is the same guardian wherever the same
@@ -42,7 +42,7 @@ from pathlib import Path
 
 from connectors.records import (ClassroomRecord, EnrollmentRecord, GuardianLink, GuardianRecord, Problem,
                                 RosterBatch, SchoolRecord, StudentRecord, TeacherRecord)
-from connectors.sftp.csv_reader import DropError, Table, find_file, open_table, open_tables
+from connectors.sftp.csv_reader import DropError, Table, find_file, open_table, open_tables, paused_gc
 
 __all__ = ["DropError", "read_clever_drop", "split_contact_name"]
 
@@ -95,6 +95,11 @@ def split_contact_name(name: str) -> tuple[str, str]:
 def clever_dob(value: str) -> str | None:
     """ISO date of a Clever DOB (MM/DD/YYYY, M/D/YYYY; YYYY-MM-DD also taken), or None if not a date."""
     value = value.strip()
+    if len(value) == 10 and value[2] == "/" and value[5] == "/":  # the common MM/DD/YYYY, kept cheap
+        try:
+            return date.fromisoformat(f"{value[6:]}-{value[:2]}-{value[3:5]}").isoformat()
+        except ValueError:
+            return None
     m = _DOB.match(value)
     if m:
         month, day, year = (int(g) for g in m.groups())
@@ -227,8 +232,9 @@ def _read_students(drop: _Drop, table: Table) -> None:
 
 def _student(drop: _Drop, line: int, sid: str, school: str, given: str, family: str, number: str,
              grade: str, dob: str) -> bool:
-    if _blank(drop, "students", line, sid, Student_id=sid, School_id=school, First_name=given,
-              Last_name=family):
+    given, family = given.strip(), family.strip()
+    if not (school and given and family) and _blank(drop, "students", line, sid, Student_id=sid,
+                                                    School_id=school, First_name=given, Last_name=family):
         drop.rejected_students[sid] = line
         return False
     if school not in drop.schools:
@@ -243,7 +249,7 @@ def _student(drop: _Drop, line: int, sid: str, school: str, given: str, family: 
                      "date", stem="students", line=line, record=sid, field="DOB", severity="warning")
     drop.students[sid] = line
     drop.batch.students.append(StudentRecord(
-        external_id=sid, school_id=school, given_name=given.strip(), family_name=family.strip(),
+        external_id=sid, school_id=school, given_name=given, family_name=family,
         student_number=number.strip() or None, birth_date=birth, grade=grade.strip() or None))
     return True
 
@@ -338,7 +344,11 @@ def _read_enrollments(drop: _Drop, table: Table) -> None:
 def read_clever_drop(folder: Path) -> RosterBatch:
     """Read a Clever SFTP CSV drop. Raises ``DropError`` when a required file is missing or a file cannot
     be read (bad encoding, truncated, a header without a required column); the rest becomes Problems."""
-    folder = Path(folder)
+    with paused_gc():
+        return _read(Path(folder))
+
+
+def _read(folder: Path) -> RosterBatch:
     paths = {stem: find_file(folder, f"{stem}.csv") for stem in REQUIRED_FILES + OPTIONAL_FILES}
     missing = [f"{stem}.csv" for stem in REQUIRED_FILES if paths[stem] is None]
     if missing:

@@ -1,22 +1,25 @@
 """Read one roster CSV file into rows of the wanted columns, each with the physical line it starts on.
 
 Reader choice, measured (the issue asked for pandas "or something faster if you show it is faster").
-Whole path = decode the file, parse it, and hand the caller one ``(line, values)`` tuple per row with the
-right physical line number (quoted newlines counted), on a generated 100,000-row OneRoster users.csv
-(18 columns, 14.6 MB, quoted commas and some quoted newlines), best of 5, Python 3.11, pandas 3.1.1, on
-this project's 2-core machine:
+Whole path = decode, parse, and hand the caller one ``(line, values)`` tuple per row, where ``line`` is
+the physical line the row starts on. On a generated 100,000-row OneRoster users.csv (18 columns,
+15.8 MB, quoted commas), best of 5, Python 3.11, pandas 3.1.1, on this project's shared 2-core machine:
 
-    stdlib csv (this module, 4 wanted columns)              0.27 s
-    stdlib csv (this module, all 18 columns)                0.31 s
-    pandas read_csv(dtype=str, keep_default_na=False) only  0.39 s   (no line numbers, no tuples yet)
-    pandas + line numbers + tuples (4 / all columns)        0.63 s / 0.69 s
+                                                  a quoted newline        no quoted newline
+                                                  every 997 rows          anywhere
+    stdlib csv, this module (4 / all 18 columns)  0.34 s / 0.50 s         0.29 s / 0.40 s
+    pandas read_csv(dtype=str,                    0.32 s                  0.26 s
+      keep_default_na=False) alone
+    pandas + line numbers + tuples (4 / all)      1.16 s / 0.95 s         0.30 s / 0.45 s
 
-    command: .venv/bin/python tests/csv/bench_csv_reader.py --rows 100000
+    command: .venv/bin/python tests/csv/bench_csv_reader.py --rows 100000 [--no-quoted-newlines]
 
-pandas' C parser is fast at splitting fields, but it knows nothing of physical lines: getting them back
-means counting the newlines inside every cell of every column, and turning its columns back into per-row
-tuples costs as much again. The stdlib reader gives both directly (``reader.line_num``), so the whole
-path is about 2.3x faster with it, and it needs no dependency. At ~1M rows that is ~3 s a file.
+pandas' C parser alone takes about as long as this module's whole path, and it knows nothing of
+physical lines: with a single quoted newline in a file, getting them back means counting the newlines
+in every cell of every column, and its whole path is 2-3x slower; with none, it only ties (turning its
+columns back into rows costs what its parser saved). The stdlib reader is never slower, streams the file instead of holding it
+whole (a 1M-row users.csv is ~150 MB), needs no dependency, and lets one bad row become a Problem with
+its line instead of pandas' all-or-skip ``on_bad_lines``. So this module uses the csv module.
 
 What counts as a broken file (``CsvFormatError``, the drop is refused): bytes that are not UTF-8, a NUL
 byte (a binary or UTF-16 file), an unterminated quote (a truncated upload), malformed quoting, no header,
@@ -31,9 +34,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gc
 import io
 import operator
 from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -293,3 +298,21 @@ def open_tables(specs: Sequence[tuple[Path, Sequence[str], Collection[str]]]) ->
                         file=first.file, line=first.line,
                         column=first.column, errors=tuple(errors))
     return tables
+
+
+@contextmanager
+def paused_gc():
+    """Pause the cyclic garbage collector while a drop is turned into records, then put it back as it was.
+
+    A drop read makes millions of small objects that never form cycles; the collector would walk all of
+    them again and again as they pile up (measured: a quarter of a 100k-student read). Reference counting
+    still frees everything at once; only cycle hunting waits until the read is over. Another thread that
+    runs meanwhile merely finds its cycles collected a little later.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -31,8 +31,9 @@ Decisions:
   become TeacherRecord(role="staff"): they talk to families and Clever's staff.csv lands in the same
   place. systemAdministrator is an IT account, not a person families deal with: no record, no problem.
 - A student's school is the first of its orgs (1.2: primaryOrgSourcedId, then its student roles,
-  primary first) that is a school, or has a school above it via parentSourcedId. A department is not a
-  school: a student whose orgs reach no school is an error (the directory files students by school).
+  primary first) that is a school, or has a school above it via parentSourcedId; a class's school and a
+  teacher's schools are found the same way. A department is not a school: a student or class whose orgs
+  reach no school is an error (the directory files them by school); a teacher is kept without it.
 - A reference is checked only against a bulk file (the whole truth). An id that a delta or absent file
   does not hold may be known to the directory from an earlier drop, so it passes through unchecked.
 - An unknown required reference (an enrollment's class or user, a class's school) is an error and the
@@ -49,7 +50,7 @@ from pathlib import Path
 
 from connectors.records import (ClassroomRecord, EnrollmentRecord, GuardianLink, GuardianRecord, Problem,
                                 RosterBatch, SchoolRecord, StudentRecord, TeacherRecord)
-from connectors.sftp.csv_reader import DropError, Table, find_file, open_table, open_tables
+from connectors.sftp.csv_reader import DropError, Table, find_file, open_table, open_tables, paused_gc
 
 __all__ = ["DropError", "read_oneroster_drop"]
 
@@ -719,7 +720,11 @@ def read_oneroster_drop(folder: Path) -> RosterBatch:
     file the manifest declares is missing, an unreadable file, a header without a required column.
     Everything else becomes a ``Problem`` in the batch, with file, line, record and field.
     """
-    folder = Path(folder)
+    with paused_gc():
+        return _read(Path(folder))
+
+
+def _read(folder: Path) -> RosterBatch:
     problems: list[Problem] = []
     manifest = read_manifest(folder, problems)
     drop = _Drop(manifest=manifest, problems=problems)

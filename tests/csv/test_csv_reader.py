@@ -185,3 +185,21 @@ def test_pandas_line_numbers_agree_with_ours_on_the_benchmark_file(tmp_path):
     ours = with_stdlib(path, HEADER)
     assert len(ours) == 3000 and ours[-1][0] == 3000 + 1 + 4  # 4 quoted newlines before the last row
     assert ours == with_pandas(path, HEADER)
+
+
+def test_paused_gc_restores_the_collector_as_it_was():
+    import gc
+    from connectors.sftp.csv_reader import paused_gc
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        with paused_gc():
+            assert not gc.isenabled()
+            raise RuntimeError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()
