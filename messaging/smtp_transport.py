@@ -125,7 +125,11 @@ class SmtpTransport:
         return Outcome("accepted", detail=f"{code} {text.decode(errors='replace')}"[:300]), None
 
     def resolve(self, key: str, provider_id: str | None) -> Resolution:
-        state = self.log.lookup({key}).get(key)
+        return self.resolve_from_log(self.log, key)
+
+    @staticmethod
+    def resolve_from_log(log: DeliveryLog, key: str) -> Resolution:
+        state = log.lookup({key}).get(key)
         if state == ACCEPTED:
             return Resolution("accepted", detail="the delivery log records the server's acceptance")
         if state == HANDING:

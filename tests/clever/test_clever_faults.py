@@ -97,7 +97,8 @@ def test_a_next_link_to_another_host_is_not_followed(clever, clever_options):
 
 
 def test_the_token_never_reaches_a_log_line_or_an_error(clever, clever_options, caplog):
-    caplog.set_level(logging.DEBUG)  # urllib3 and requests log every request at DEBUG
+    caplog.set_level(logging.DEBUG)  # urllib3 logs every request at DEBUG; the CLI's logging setup may
+    caplog.set_level(logging.DEBUG, logger="urllib3")  # have quietened it for the session: undo that here
     clever.fail_next(503, 429)
     pull_clever(clever.url, TOKEN, None, True, client_options=clever_options)
     clever.always_status = 502
