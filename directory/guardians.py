@@ -11,6 +11,7 @@ from directory.contacts import Decision, Holder, decide_pair, normalize_email, n
 from directory.errors import ContactConflict, Duplicate, InvalidInput
 from directory.models import ACTIVE, REMOVED, Guardian, GuardianLink, School, Student, utcnow
 from directory.scope import Scope
+from messaging.outbox import queue_after_manual_add
 
 
 class GuardianFunctions(Scope):
@@ -69,6 +70,7 @@ class GuardianFunctions(Scope):
         self.session.add(GuardianLink(guardian_id=guardian.id, student_id=student.id,
                                       relationship=(relationship or "").strip() or None))
         self.audit("guardian.link", guardian, after={"student_id": student.id, "relationship": relationship})
+        queue_after_manual_add(self.session, self.district, guardian, student.id, outcome)  # invite / class notice
         return guardian, outcome
 
     def edit_guardian(self, guardian_id: int, given_name: str | None = None, family_name: str | None = None,

@@ -47,6 +47,7 @@ from messaging.sms_transport import SmsTransport
 from messaging.smtp_transport import SmtpTransport
 from messaging.delivery_log import DeliveryLog
 from messaging.transport import ACCEPTED, NOT_SENT, OutgoingMessage, Transport, TransportDown
+from sync.logs import redact_text
 
 log = structlog.get_logger("rostersync.messaging")
 
@@ -289,6 +290,8 @@ class Relay:
             delivery = s.scalar(select(Delivery).where(Delivery.key == key))
             item = s.get(model, item_id)
             guardian = s.get(Guardian, item.guardian_id)
+            # Servers quote the address back ("<m@example.org> no such user"): stored without it.
+            outcome = Outcome(outcome.kind, outcome.reason, redact_text(outcome.detail or "")[:300])
             delivery.detail = outcome.detail or None
             if outcome.kind == "accepted":
                 delivery.status, delivery.provider_id = "sent", provider_id

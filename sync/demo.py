@@ -78,7 +78,9 @@ def run_demo(engine, folder: Path, students: int, seed: int, echo) -> int:
     write_oneroster_drop(batch, drop)
     bad = add_bad_rows(drop, batch)
     echo(f"night 1: generated {len(batch.schools)} schools, {len(batch.students)} students, "
-         f"{len(batch.guardians)} guardians in {drop} (OneRoster CSV), with bad rows: {'; '.join(bad)}")
+         f"{len(batch.guardians)} guardians in {drop} (OneRoster CSV), with bad rows:")
+    for row in bad:
+        echo(f"  - {row}")
     with transaction(session_factory(engine)) as s:
         create_district(s, Actor("user", "demo"), "demo", "Maple Valley Demo District", "oneroster-csv",
                         {"path": str(drop.resolve())})
@@ -91,7 +93,9 @@ def run_demo(engine, folder: Path, students: int, seed: int, echo) -> int:
     changed, what = demo_changes(batch)
     shutil.rmtree(drop)
     write_oneroster_drop(changed, drop)
-    echo(f"night 2: the SIS changed: {'; '.join(what)}")
+    echo("night 2: the SIS changed:")
+    for change in what:
+        echo(f"  - {change}")
     second = run_sync(engine, "demo", requested_by="demo")
     trend.append(trend_item(second.report))
     report2 = write_report(folder, second, trend)

@@ -219,7 +219,7 @@ def _page(report: dict, trend: list[dict]) -> dict[str, Any]:
     counts = report.get("counts") or {}
     return {
         "run_id": report.get("run_id"),
-        "district": report.get("district") or "(unknown district)",
+        "district": report.get("district_name") or report.get("district") or "(unknown district)",
         "status": status, "status_label": label,
         "dry_run": bool(report.get("dry_run")),
         "started": _when(report.get("started_at")),

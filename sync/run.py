@@ -91,13 +91,15 @@ def run_sync(engine: Engine, slug: str, *, dry_run: bool = False, full: bool = F
             audit.record(s, Actor("support", requested_by or "unknown", reason=reason), "sync.resync", "district",
                          district.id, district.id, after={"run_id": run.id})
         district_id, source, config = district.id, district.source, dict(district.source_config or {})
+        district_name = district.name
         state = s.get(SyncState, district.id)
         cursor = (state.cursor or {}).get("api") if state else None
         settings = diff_settings(district)
         run_id, started = run.id, run.started_at
     bind_district(slug)
     bind_run_id(run_id)
-    report = empty_report(run_id=run_id, district=slug, source=source, dry_run=dry_run, started_at=_iso(started),
+    report = empty_report(run_id=run_id, district=slug, district_name=district_name, source=source,
+                          dry_run=dry_run, started_at=_iso(started),
                           trigger=trigger, requested_by=requested_by, reason=reason)
     log.info("sync_started", source=source, dry_run=dry_run, full=full, trigger=trigger)
     t0 = time.monotonic()

@@ -4,8 +4,8 @@ Serves ``/v3.0/schools|users|sections|events`` from CleverData (tests/clever/cle
 the published spec shapes them, checks the bearer token, and can be told to misbehave:
 
 - ``rate_limit_every = N``: every Nth request answers 429 with ``X-RateLimit-Reset`` (the next whole second);
-- ``window = (limit, seconds)``: at most ``limit`` requests per fixed window (Clever: 1200 per 60 s), then
-  429 until the window's end; ``accepted_per_window`` records what got through;
+- ``window = (limit, seconds)``: at most ``limit`` requests per fixed window (by default Clever's 1200 per
+  60 s), then 429 until the window's end; ``accepted_per_window`` records what got through;
 - ``fail_next(*statuses)`` (a burst), ``always_status`` (persistent), ``drop_next`` (close the socket after
   the headers), ``repeat_next_link`` (every page links to the same next page), ``bad_body`` (a 200 that
   is not a page);
@@ -78,7 +78,7 @@ class CleverServer:
         self.lock = threading.RLock()
         # fault switches
         self.rate_limit_every = 0
-        self.window: tuple[int, float] | None = None
+        self.window: tuple[int, float] | None = (1200, 60.0)  # Clever's budget, enforced like Clever does
         self.accepted_per_window: Counter = Counter()
         self.scripted: deque[int] = deque()
         self.always_status: int | None = None
