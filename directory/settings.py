@@ -52,6 +52,14 @@ def _region(value: str) -> str:
     return v
 
 
+def _schedule(value: str) -> str:
+    # The grammar lives with the scheduler that reads it (sync/schedule.py, pure); imported here, when a
+    # value is checked, so the directory package does not load the scheduler to read its settings.
+    from sync.schedule import parse_schedule
+
+    return parse_schedule(value).text
+
+
 @dataclass(frozen=True)
 class Setting:
     column: str
@@ -80,6 +88,9 @@ SETTINGS: dict[str, Setting] = {
     "phone_region": Setting("phone_region", _region, "US",
                             "country used to read phone numbers written without +country code"),
     "name": Setting("name", lambda v: v.strip(), None, "the district's display name"),
+    "schedule": Setting("schedule", _schedule, "nightly",
+                        "when the district syncs: a five-field cron expression (optionally followed by a "
+                        "time zone), every 30s|15m|6h, or nightly (02:00, spread over an hour)"),
 }
 
 

@@ -84,6 +84,7 @@ def demo(ctx: click.Context, folder: Path, students: int, seed: int) -> None:
 
 register_directory(cli)
 register_sync(cli)
+__import__("sync.cli_ops").cli_ops.register(cli)  # serve, worker, status, pause, resume
 __import__("sync.cli_bench").cli_bench.register(cli)  # bench: speed and memory of a sync
 __import__("sync.cli_messaging").cli_messaging.register(cli)  # invitations, announce, messaging, contact
 

@@ -40,6 +40,7 @@ def district() -> None:
 @click.option("--sftp-port", type=int, default=None, help="SFTP port [default: 22].")
 @click.option("--sftp-user")
 @click.option("--sftp-key", type=click.Path(dir_okay=False), help="Private key file for SFTP login.")
+@click.option("--sftp-key-passphrase-env", metavar="VAR", help="Environment variable holding the key's passphrase.")
 @click.option("--sftp-password-env", metavar="VAR", help="Environment variable that holds the SFTP password.")
 @click.option("--sftp-path", help="Folder on the server [default: the login folder].")
 @click.option("--sftp-host-key", help="The server's public key line or SHA256 fingerprint (pinned).")

@@ -31,8 +31,8 @@ def _reader(source: str) -> tuple[tuple[str, ...], Callable]:
     return drops.CLEVER_CSV_REQUIRED, read_clever_drop
 
 # Keys of District.source_config for file sources, as `district add` / `district set` name them.
-FILE_SOURCE_KEYS = ("path", "sftp_host", "sftp_port", "sftp_user", "sftp_key", "sftp_password_env", "sftp_path",
-                    "sftp_host_key")
+FILE_SOURCE_KEYS = ("path", "sftp_host", "sftp_port", "sftp_user", "sftp_key", "sftp_key_passphrase_env",
+                    "sftp_password_env", "sftp_path", "sftp_host_key")
 
 
 @dataclass
@@ -104,9 +104,16 @@ def file_source(source_config: dict):
         password = os.environ.get(cfg["sftp_password_env"])
         if not password:
             raise ConfigError(f"the SFTP password is read from ${cfg['sftp_password_env']}, which is not set")
+    passphrase = None
+    if cfg.get("sftp_key_passphrase_env"):
+        passphrase = os.environ.get(cfg["sftp_key_passphrase_env"])
+        if not passphrase:
+            raise ConfigError(f"the SFTP key passphrase is read from ${cfg['sftp_key_passphrase_env']}, "
+                              "which is not set")
     try:
         settings = SftpSettings(host=cfg["sftp_host"], port=int(cfg.get("sftp_port") or 22),
                                 user=cfg.get("sftp_user") or "", password=password, key_path=cfg.get("sftp_key"),
+                                key_passphrase=passphrase,
                                 remote_path=cfg.get("sftp_path") or ".", host_key=cfg.get("sftp_host_key"))
     except drops.DropConfigError as exc:
         raise ConfigError(str(exc)) from None

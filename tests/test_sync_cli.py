@@ -242,3 +242,17 @@ def test_second_sync_while_one_runs_is_refused(cli, synced, db_url):
     r = cli("sync", "maple", code=1)
     assert "already in progress" in r.stderr and "otherhost" in r.stderr
     engine.dispose()
+
+
+def test_a_student_whose_row_turned_bad_is_kept_not_archived(cli, roster, synced):
+    # Tonight the SIS export has a typo in one student's row (no family name): that row is reported,
+    # and the student is neither changed nor archived, although the users file is a complete bulk file.
+    victim = roster.students[5]
+    broken = dataclasses.replace(roster, students=[dataclasses.replace(s, family_name="") if s is victim else s
+                                                   for s in roster.students])
+    drop(synced["folder"], broken)
+    report = cli.json("sync", "maple", "--json")
+    assert any(e.get("record") == victim.external_id and e.get("file") == "users.csv" for e in report["errors"])
+    assert report["counts"]["students"]["archived"] == 0
+    student = active(export(cli), "students")[victim.external_id]
+    assert student["family_name"] == victim.family_name

@@ -60,3 +60,17 @@ def test_sftp_district_needs_a_pinned_host_key(cli, sftp_server):
     r = cli("district", "add", "nokey", "--name", "N", "--source", "oneroster-csv", "--sftp-host", "127.0.0.1",
             "--sftp-user", "u", "--sftp-password-env", "X", code=2)
     assert "--sftp-host-key" in r.stderr and "pinned" in r.stderr
+
+
+def test_sync_with_an_encrypted_login_key(cli, sftp_server, drop_folder, client_key, monkeypatch):
+    key_path, public_line, passphrase = client_key
+    sftp_server.authorize(public_line)
+    roster = generate_district(30, seed=6)
+    write_oneroster_drop(roster, drop_folder)
+    monkeypatch.setenv("KEY_PASS", passphrase)
+    cli("district", "add", "keyed", "--name", "Keyed", "--source", "oneroster-csv",
+        "--sftp-host", sftp_server.host, "--sftp-port", sftp_server.port, "--sftp-user", sftp_server.user,
+        "--sftp-key", key_path, "--sftp-key-passphrase-env", "KEY_PASS", "--sftp-path", "outgoing",
+        "--sftp-host-key", sftp_server.host_key_line)
+    report = cli.json("sync", "keyed", "--json")
+    assert report["status"] == "succeeded" and report["counts"]["students"]["created"] == 30
