@@ -8,6 +8,7 @@ class instead, and the parent adds the other contact in their account settings.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import phonenumbers
@@ -50,12 +51,130 @@ def normalize_phone(raw: str | None, region: str = "US") -> str | None:
         number = phonenumbers.parse(raw.strip(), region)
     except phonenumbers.NumberParseException:
         raise InvalidInput("invalid mobile number: not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
+    return _mobile_e164(number, region)
+
+
+def _mobile_e164(number: phonenumbers.PhoneNumber, region: str) -> str:
+    # One type lookup answers both questions: a number is valid exactly when its type is known
+    # (phonenumbers' is_valid_number is that same lookup), and that lookup is most of the cost.
+    number_type = phonenumbers.number_type(number)
+    if number_type == phonenumbers.PhoneNumberType.UNKNOWN:
         raise InvalidInput(f"invalid mobile number: not a valid number for region {region}")
-    kind = _NOT_MOBILE.get(phonenumbers.number_type(number))
+    kind = _NOT_MOBILE.get(number_type)
     if kind:
         raise InvalidInput(f"invalid mobile number: it is {kind}, which cannot receive text messages")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# -- many at once: the sync ---------------------------------------------------------------------------------
+# A sync normalizes every guardian's email and phone, every night: with the libraries that is about 0.1 ms
+# per value, 30 s for a district of 100,000 students. The normalizer below gives exactly the same answers
+# (tests/test_bench.py checks it against the functions above) and pays the libraries' price only where
+# it must: once per distinct value, once per email domain, and not at all for a phone number that the
+# directory already holds in the form the library would produce.
+
+# A local part the email library takes as it is: plain ASCII "dot-atom" text (a subset of its own rule).
+_SIMPLE_LOCAL = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*\Z")
+# How the library checks lengths: the whole address (254) and, to be safe, the part before the @ (64).
+_EMAIL_MAX, _LOCAL_MAX = 254, 64
+# Regions whose numbers are written as ten digits (area code first) and need no parsing rules but that.
+_NANP_REGIONS = frozenset({"US", "CA"})
+_NANP_DIGITS = re.compile(r"[2-9][0-9]{9}\Z")
+_NOT_DIGIT = re.compile(r"[ ().-]+")
+
+
+class ContactNormalizer:
+    """``normalize_email`` / ``normalize_phone`` for many values, the same answers, far fewer library calls.
+
+    - Every answer (a value or the InvalidInput to raise) is remembered per raw value: a family's contact
+      named on each child's row (Clever CSV) is checked once.
+    - An email whose part before the @ is plain ASCII text is valid exactly when its domain is: the
+      library's verdict on the domain is asked once per domain (most parents share a few dozen).
+    - A number written in the plain national form of a North American region, e.g. "(201) 555-0123"
+      in the US, is its ten digits after +1: parsing it needs no library (phonenumbers gives the same,
+      having only the digits to go on). Whether it can take texts is still the library's question ...
+    - ... unless it is one of ``known_phones``, E.164 numbers the directory holds, each made by
+      ``normalize_phone`` (so valid and able to take texts): an unchanged number costs nothing.
+    """
+
+    def __init__(self, region: str = "US", known_phones: frozenset[str] | set[str] = frozenset()):
+        self.region = region
+        self.known_phones = known_phones
+        # raw value -> the normalized value, or the InvalidInput's message
+        self._emails: dict[str, str | None | _Refused] = {}
+        self._phones: dict[str, str | None | _Refused] = {}
+        self._domains: dict[str, str | None] = {}  # domain -> its normalized form, None when not simple
+        self._nanp = region in _NANP_REGIONS
+
+    def email(self, raw: str | None) -> str | None:
+        if raw is None:
+            return None
+        answer = self._emails.get(raw, _MISSING)
+        if answer is _MISSING:
+            answer = self._emails[raw] = _answer(self._email, raw)
+        if isinstance(answer, _Refused):
+            raise InvalidInput(answer.message)  # a new exception each time: one traceback per raise
+        return answer
+
+    def phone(self, raw: str | None) -> str | None:
+        if raw is None:
+            return None
+        answer = self._phones.get(raw, _MISSING)
+        if answer is _MISSING:
+            answer = self._phones[raw] = _answer(self._phone, raw)
+        if isinstance(answer, _Refused):
+            raise InvalidInput(answer.message)  # a new exception each time: one traceback per raise
+        return answer
+
+    def _email(self, raw: str) -> str | None:
+        text = raw.strip()
+        local, at, domain = text.rpartition("@")
+        if at and len(text) <= _EMAIL_MAX and len(local) <= _LOCAL_MAX and text.isascii() \
+                and _SIMPLE_LOCAL.match(local):
+            normalized_domain = self._domain(domain)
+            if normalized_domain is not None:
+                return f"{local}@{normalized_domain}".lower()
+        return normalize_email(raw)
+
+    def _domain(self, domain: str) -> str | None:
+        """The normalized domain when any simple local part at it is valid as it is; None otherwise."""
+        if domain not in self._domains:
+            try:
+                probe = validate_email(f"x@{domain}", check_deliverability=False)
+            except EmailNotValidError:
+                self._domains[domain] = None  # the full check gives the exact reason
+            else:
+                # Only a plain ASCII domain that normalizes to itself in lower case: then the address's
+                # length is the same in every form the library measures.
+                same = probe.domain == probe.ascii_domain == domain.lower()
+                self._domains[domain] = probe.domain if same else None
+        return self._domains[domain]
+
+    def _phone(self, raw: str) -> str | None:
+        if self._nanp:
+            digits = _NOT_DIGIT.sub("", raw.strip())
+            if _NANP_DIGITS.match(digits):
+                e164 = "+1" + digits
+                if e164 in self.known_phones:
+                    return e164
+                return _mobile_e164(phonenumbers.PhoneNumber(country_code=1, national_number=int(digits)),
+                                    self.region)
+        return normalize_phone(raw, self.region)
+
+
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    message: str
+
+
+def _answer(normalize, raw: str) -> str | None | _Refused:
+    try:
+        return normalize(raw)
+    except InvalidInput as exc:
+        return _Refused(str(exc))
 
 
 @dataclass(frozen=True)

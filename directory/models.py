@@ -392,3 +392,36 @@ class AnnouncementRecipient(Base):
     error: Mapped[str | None] = mapped_column(String(300), default=None)
     skip_channels: Mapped[str | None] = mapped_column(String(16), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# -- web app accounts (issue 7) ------------------------------------------------------------------------------
+
+
+class WebUser(Base):
+    """A person who signs in to the web app (sync/web): a school leader, a district admin or support staff.
+
+    ``password_hash`` is a self-describing scrypt string (sync/web/passwords.py); ``token_hash`` the
+    SHA-256 of the account's API bearer token (the token itself is shown once and never stored).
+    A leader sees the schools listed in web_user_schools; ``district_id`` is empty for support staff.
+    """
+
+    __tablename__ = "web_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # lower case
+    role: Mapped[str] = mapped_column(String(16))  # leader | district-admin | support
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"), default=None, index=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str | None] = mapped_column(String(64), default=None, unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class WebUserSchool(Base):
+    """A school a leader's account may see (its reports, filtered, and its directory)."""
+
+    __tablename__ = "web_user_schools"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id"), primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), primary_key=True, index=True)

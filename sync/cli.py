@@ -62,13 +62,15 @@ def init(ctx: click.Context, as_json: bool) -> None:
               show_default=True, help="Folder for the demo's drop, database and reports (remade each time).")
 @click.option("--students", type=click.IntRange(10, 100_000), default=400, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--sandbox", is_flag=True,
+              help="Sync from local Clever and ClassLink API fakes instead of a file drop.")
 @click.pass_context
-def demo(ctx: click.Context, folder: Path, students: int, seed: int) -> None:
+def demo(ctx: click.Context, folder: Path, students: int, seed: int, sandbox: bool) -> None:
     """Run the main job on a generated demo district: two nights of SFTP-style drops synced into SQLite.
 
     Uses DIR/rostersync.db unless --db or ROSTERSYNC_DATABASE_URL names another database.
     """
-    from sync.demo import prepare_folder, run_demo
+    from sync.demo import prepare_folder, run_demo, run_sandbox_demo
 
     app = app_of(ctx)
     try:
@@ -79,11 +81,12 @@ def demo(ctx: click.Context, folder: Path, students: int, seed: int) -> None:
         app.db = f"sqlite:///{folder / 'rostersync.db'}"
     migrate.upgrade(app.engine(require_schema=False))
     click.echo(f"database: {safe_url(app.url)}")
-    ctx.exit(run_demo(app.engine(), folder, students, seed, click.echo))
+    ctx.exit((run_sandbox_demo if sandbox else run_demo)(app.engine(), folder, students, seed, click.echo))
 
 
 register_directory(cli)
 register_sync(cli)
+__import__("sync.cli_web").cli_web.register(cli)  # web, user: the web app and its accounts
 __import__("sync.cli_ops").cli_ops.register(cli)  # serve, worker, status, pause, resume
 __import__("sync.cli_bench").cli_bench.register(cli)  # bench: speed and memory of a sync
 __import__("sync.cli_messaging").cli_messaging.register(cli)  # invitations, announce, messaging, contact

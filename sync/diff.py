@@ -14,6 +14,7 @@ Rules (README, "How a sync decides"):
 from __future__ import annotations
 
 from connectors.records import RosterBatch
+from directory.contacts import ContactNormalizer
 from sync import adopt
 from sync.changes import FIELDS, ChangeSet, DiffSettings, KindChanges, PairChanges, Row, Snapshot
 from sync.diff_guardians import _problem, account_conflict_message, merge_guardians
@@ -183,8 +184,12 @@ def _diff_memberships(cs, snapshot, batch, complete, protected, known_classrooms
 
 
 def _diff_guardians(cs, snapshot, batch, settings, complete, protected, known_students) -> None:
-    merged, deleted = merge_guardians(batch.guardians, settings, known_students, cs.problems, protected)
     existing = snapshot.rows["guardians"]
+    # Numbers the directory holds were all made by normalize_phone: one the SIS still sends as it did
+    # needs no parsing (directory.contacts.ContactNormalizer).
+    known_phones = {row.values[3] for row in existing.values() if row.values[3]} | snapshot.holders_by_phone.keys()
+    merged, deleted = merge_guardians(batch.guardians, settings, known_students, cs.problems, protected,
+                                      ContactNormalizer(settings.phone_region, known_phones))
     changes = cs.kinds["guardians"]
     rekey: dict[str, str] = {}  # identity in snapshot.links -> key used by this run
     incoming_links: dict = {}

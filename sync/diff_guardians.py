@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from connectors.records import GuardianRecord
-from directory.contacts import PAIR_REFUSED, normalize_email, normalize_phone
+from directory.contacts import PAIR_REFUSED, ContactNormalizer
 from directory.errors import InvalidInput
 from sync.changes import DiffSettings
 
@@ -36,9 +36,15 @@ def _problem(code: str, message: str, record: str | None, field_name: str | None
 
 
 def merge_guardians(records: list[GuardianRecord], settings: DiffSettings, known_students: set[str],
-                    problems: list[dict], protected: set[str] | None = None
-                    ) -> tuple[dict[str, IncomingGuardian], set[str]]:
-    """Incoming guardians by key, and the keys explicitly deleted (a delta's tobedeleted)."""
+                    problems: list[dict], protected: set[str] | None = None,
+                    contacts: ContactNormalizer | None = None) -> tuple[dict[str, IncomingGuardian], set[str]]:
+    """Incoming guardians by key, and the keys explicitly deleted (a delta's tobedeleted).
+
+    ``contacts`` normalizes emails and phones (the same answers as directory.contacts' functions); the
+    diff passes one that knows the directory's numbers, so an unchanged number costs no parsing.
+    """
+    if contacts is None:
+        contacts = ContactNormalizer(settings.phone_region)
     merged: dict[str, IncomingGuardian] = {}
     deleted: set[str] = set()
     for rec in records:
@@ -59,7 +65,7 @@ def merge_guardians(records: list[GuardianRecord], settings: DiffSettings, known
                                      "is excluded by the district", rec.external_id, "contact_type"))
         email = phone = None
         try:
-            email = normalize_email(rec.email)
+            email = contacts.email(rec.email)
         except InvalidInput as exc:
             problems.append(_problem("invalid_email", f"guardian {who}: {exc}", rec.external_id, "email"))
         if rec.phone and rec.phone_type and rec.phone_type.strip().lower() not in MOBILE_TYPES:
@@ -68,7 +74,7 @@ def merge_guardians(records: list[GuardianRecord], settings: DiffSettings, known
                                      "cannot receive text messages; not used", rec.external_id, "phone"))
         else:
             try:
-                phone = normalize_phone(rec.phone, settings.phone_region)
+                phone = contacts.phone(rec.phone)
             except InvalidInput as exc:
                 problems.append(_problem("invalid_phone", f"guardian {who}: {exc}", rec.external_id, "phone"))
         key = rec.external_id or (f"email:{email}" if email else f"phone:{phone}" if phone else None)

@@ -124,8 +124,13 @@ def render_table(rows: list[dict], now: datetime, header: str) -> str:
     for r in rows:
         run = r["last_run"]
         last = "never" if run is None else f"#{run['run_id']} {run['status']} {_ago(run['started_at'], now)}"
-        nxt = "-" if r["next_run"] is None else _ago(r["next_run"], now) + (
-            " (overdue)" if datetime.fromisoformat(r["next_run"]) < now else "")
+        if r["next_run"] is None:
+            nxt = "-"
+        elif datetime.fromisoformat(r["next_run"]) <= now:  # owed: the scheduler starts it at once
+            ago = _ago(r["next_run"], now)
+            nxt = "due now" if ago == "now" else "due since " + ago.removesuffix(" ago")
+        else:
+            nxt = _ago(r["next_run"], now)
         busy = "yes" if r["in_progress"] else "no"
         if r["queued"]:
             busy += f", {r['queued']} queued"

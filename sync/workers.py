@@ -103,7 +103,9 @@ def ensure_queue_schema(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
         if conn.scalar(text("SELECT to_regclass('procrastinate_jobs')")) is None:
-            conn.exec_driver_sql(schema_sql)
+            # Through psycopg directly, without parameters: the script's "%" are not placeholders.
+            with conn.connection.driver_connection.cursor() as cursor:
+                cursor.execute(schema_sql)
             log.info("queue_schema_created")
 
 

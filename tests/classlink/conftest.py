@@ -1,43 +1,26 @@
 """Fixtures for the ClassLink (OneRoster REST) connector: a generated district and a real local server.
 
-``oneroster_server(version, batch=None, **options)`` starts tests/classlink/server.py on 127.0.0.1 with
-the district (or ``batch``) converted to OneRoster JSON, and stops it after the test. ``pull(server,
-...)`` runs ``pull_oneroster`` against it with the test credentials and a recorded, instant ``sleep``
-(``sleeps`` holds every wait the HTTP layer asked for), so retry tests are fast and still check the waits.
-
-server.py is loaded under its own module name: every test folder without __init__.py is put on sys.path,
-and a plain ``import server`` would find whichever folder's server.py was imported first.
+``oneroster_server(version, batch=None, **options)`` starts the OneRoster fake (sync/sandbox/
+oneroster_server.py) on 127.0.0.1 with the district (or ``batch``) converted to OneRoster JSON, and stops
+it after the test. ``pull(server, ...)`` runs ``pull_oneroster`` against it with the test credentials and
+a recorded, instant ``sleep`` (``sleeps`` holds every wait the HTTP layer asked for), so retry tests are
+fast and still check the waits.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
-from pathlib import Path
 
 import pytest
 
-from classlink_roster_json import to_oneroster_json
 from connectors.classlink.pull import pull_oneroster
+from sync.sandbox.oneroster_json import to_oneroster_json
+from sync.sandbox.oneroster_server import OneRosterServer
 from sync.synthetic import generate_district
 
 CLIENT_ID = "rostersync-district-42"
 CLIENT_SECRET = "s3cr3t/Value+with=odd&chars~"  # characters that percent-encoding and Basic auth must survive
 STAMP = "2025-01-01T00:00:00.000Z"  # dateLastModified of every record the server starts with
-
-
-def _load_server_module():
-    name = "classlink_test_server"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("server.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-server_module = _load_server_module()
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +34,7 @@ def oneroster_server(district):
     started = []
 
     def start(version: str, batch=None, **options):
-        server = server_module.OneRosterTestServer(version, CLIENT_ID, CLIENT_SECRET, **options)
+        server = OneRosterServer(version, CLIENT_ID, CLIENT_SECRET, **options)
         server.load(to_oneroster_json(batch if batch is not None else district, version, root=server.root,
                                       stamp=STAMP))
         started.append(server.start())

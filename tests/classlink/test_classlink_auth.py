@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from classlink_roster_json import expected_records, records
 from connectors.classlink.oauth2 import SCOPE_ROSTER_CORE_READONLY, OAuth2ClientCredentials
 from connectors.classlink.pull import pull_oneroster
 from connectors.http import ApiClient, ApiCredentialsError
+from sync.sandbox.oneroster_json import expected_records, records
 
 WRONG = "not-the-secret-9f8e7d"
 

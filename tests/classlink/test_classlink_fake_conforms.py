@@ -12,7 +12,7 @@ import csv
 
 import pytest
 
-from classlink_roster_json import to_oneroster_json
+from sync.sandbox.oneroster_json import to_oneroster_json
 
 SAMPLES = {"1.1": "Test_full_data_set", "1.2": "oneroster_test_data"}
 # 1.2 users.csv columns whose REST spelling we could not check, and that the connector does not read.

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from classlink_roster_json import expected_records, records
 from connectors.http import ApiUnavailable
+from sync.sandbox.oneroster_json import expected_records, records
 
 
 def test_429_with_retry_after_is_waited_out_then_the_page_is_fetched(oneroster_server, pull, sleeps, district):

@@ -12,11 +12,11 @@ from dataclasses import replace
 
 import pytest
 
-from classlink_roster_json import expected_records, records
 from connectors.http import ApiBadResponse
 from connectors.records import KINDS
 from connectors.sftp.drop_writer import write_oneroster_drop
 from connectors.sftp.oneroster_csv import read_oneroster_drop
+from sync.sandbox.oneroster_json import expected_records, records
 
 
 @pytest.mark.parametrize("version", ["1.1", "1.2"])
@@ -28,7 +28,7 @@ def test_full_pull_equals_the_generated_district_and_the_csv_drop_of_it(version,
     assert batch.counts()["students"] == 150
 
     got = records(batch)
-    # 1. the generator's records, as far as OneRoster carries them (see classlink_roster_json)
+    # 1. the generator's records, as far as OneRoster carries them (see sync/sandbox/oneroster_json.py)
     assert got == records(expected_records(district))
     # 2. what the SFTP path makes of the same roster: written as a OneRoster CSV drop and read back
     write_oneroster_drop(district, tmp_path / "drop", version)

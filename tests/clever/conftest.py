@@ -1,6 +1,6 @@
 """Fixtures for the Clever connector: a generated district, the Clever test server, a fake clock.
 
-``clever`` is a started CleverServer (tests/clever/clever_server.py) serving ``district`` (the generated
+``clever`` is a started CleverServer (sync/sandbox/clever_server.py) serving ``district`` (the generated
 150-student roster, as Clever objects); ``clever_options`` are client options that make retries and
 rate-limit waits instant (a FakeClock) for tests that are not about real time.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from clever_convert import to_clever
-from clever_server import TOKEN, CleverServer, FakeClock
+from sync.sandbox.clever_json import to_clever
+from sync.sandbox.clever_server import TOKEN, CleverServer, FakeClock
 from sync.synthetic import generate_district
 
 

@@ -7,10 +7,10 @@ import copy
 
 import pytest
 
-from clever_server import TOKEN
 from connectors.clever.pull import pull_clever
 from connectors.http import ApiBadResponse, ApiUnavailable
 from connectors.records import KINDS, StudentRecord
+from sync.sandbox.clever_server import TOKEN
 
 NEW = StudentRecord("s-900001", "sch-001", "Imani", "Okafor", "799001", "2016-03-09", "3")
 

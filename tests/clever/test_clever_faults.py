@@ -7,10 +7,10 @@ import logging
 
 import pytest
 
-from clever_convert import clever_view
-from clever_server import TOKEN
 from connectors.clever.pull import pull_clever
 from connectors.http import ApiBadResponse, ApiCredentialsError, ApiUnavailable
+from sync.sandbox.clever_json import clever_view
+from sync.sandbox.clever_server import TOKEN
 from test_clever_full_pull import assert_same_roster
 
 

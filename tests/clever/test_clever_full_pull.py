@@ -7,13 +7,13 @@ import math
 
 import pytest
 
-from clever_convert import clever_view
-from clever_server import TOKEN
 from connectors.clever.client import CleverClient
 from connectors.clever.pull import pull_clever
 from connectors.records import KINDS
 from connectors.sftp.clever_csv import read_clever_drop
 from connectors.sftp.drop_writer import write_clever_drop
+from sync.sandbox.clever_json import clever_view
+from sync.sandbox.clever_server import TOKEN
 
 
 def by_key(records) -> dict:

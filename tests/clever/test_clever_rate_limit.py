@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 
-from clever_convert import clever_view, to_clever
-from clever_server import TOKEN
 from connectors.clever.pull import pull_clever
+from sync.sandbox.clever_json import clever_view, to_clever
+from sync.sandbox.clever_server import TOKEN
 from test_clever_full_pull import assert_same_roster
 
 

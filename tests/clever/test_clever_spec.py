@@ -9,11 +9,11 @@ import copy
 import jsonschema
 import pytest
 
-from clever_server import TOKEN
 from clever_spec import definitions, strict, validate, validate_event
 from connectors.clever.pull import pull_clever
 from connectors.http import ApiError
 from connectors.records import StudentRecord
+from sync.sandbox.clever_server import TOKEN
 
 
 def exercise(clever) -> None:

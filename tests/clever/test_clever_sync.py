@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 
-from clever_convert import clever_view
-from clever_server import TOKEN
 from connectors.records import StudentRecord
 from connectors.sftp.drop_writer import write_clever_drop
+from sync.sandbox.clever_json import clever_view
+from sync.sandbox.clever_server import TOKEN
 
 ENV = {"CLEVER_TEST_TOKEN": TOKEN}
 NEW = StudentRecord("s-900001", "sch-001", "Imani", "Okafor", "799001", "2016-03-09", "3")

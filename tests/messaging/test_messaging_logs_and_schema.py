@@ -47,8 +47,10 @@ def test_upgrading_from_0001_gives_queued_invitations_join_codes(db_url, tmp_pat
         for _ in range(3):
             conn.execute(text("INSERT INTO invitations (district_id, guardian_id, kind, status, created_at) "
                               "SELECT district_id, id, 'invite', 'queued', CURRENT_TIMESTAMP FROM guardians"))
-    before, after = migrate.upgrade(engine)
-    assert (before, after) == ("0001", "0002")
+    with engine.begin() as conn:  # to this revision (later ones build on it)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+    assert migrate.current_revision(engine) == "0002"
     with engine.connect() as conn:
         codes = [r[0] for r in conn.execute(text("SELECT join_code FROM invitations"))]
         attempts = {r[0] for r in conn.execute(text("SELECT attempts FROM invitations"))}

@@ -1,7 +1,9 @@
-"""A Clever Data API v3.0 test server: real HTTP on 127.0.0.1, real pagination, real faults.
+"""A fake Clever Data API v3.0 for the sandbox demo and the tests: real HTTP, bound to 127.0.0.1 only,
+real pagination, real faults.
 
-Serves ``/v3.0/schools|users|sections|events`` from CleverData (tests/clever/clever_convert.py) the way
-the published spec shapes them, checks the bearer token, and can be told to misbehave:
+Serves ``/v3.0/schools|users|sections|events`` from CleverData (sync/sandbox/clever_json.py) the way
+the published spec shapes them, checks the bearer token, and can be told to misbehave (the fault
+switches exist for the tests; the demo leaves them off, except Clever's own rate window):
 
 - ``rate_limit_every = N``: every Nth request answers 429 with ``X-RateLimit-Reset`` (the next whole second);
 - ``window = (limit, seconds)``: at most ``limit`` requests per fixed window (by default Clever's 1200 per
@@ -30,10 +32,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from clever_convert import CleverData, student_user
+from sync.sandbox.clever_json import CleverData, student_user
 
 COLLECTIONS = ("schools", "users", "sections")
-# the token the tests use; a test checks it never reaches a log line or an error message
+# The fixed token of the test suite (a test checks it never reaches a log line or an error message); the
+# sandbox demo makes a random one per run instead.
 TOKEN = "district-token-7f3c9a1e5b2d4c6e8a0f"
 
 
@@ -318,5 +321,5 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - keep test output quiet
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - keep test and demo output quiet
         pass

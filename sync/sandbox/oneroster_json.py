@@ -1,5 +1,6 @@
 """A RosterBatch as a OneRoster REST server would hold it (1.1 or 1.2 JSON objects), and the records a
-OneRoster pull can give back for it. Test helpers only; written for these tests, from the spec's shapes.
+OneRoster pull can give back for it. Feeds the OneRoster fake (sync/sandbox/oneroster_server.py) of the
+sandbox demo and the tests; written from the spec's shapes.
 
 Shapes (see connectors/classlink/*.py for where each fact was checked):
 - every object: sourcedId, status (active | tobedeleted), dateLastModified, metadata;

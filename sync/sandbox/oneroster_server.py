@@ -1,4 +1,5 @@
-"""A OneRoster REST server on 127.0.0.1 for the ClassLink connector's tests: real HTTP, real paging.
+"""A fake OneRoster REST server (ClassLink's API) for the sandbox demo and the ClassLink connector's tests:
+real HTTP, bound to 127.0.0.1 only, real paging.
 
 - 1.1 (``/ims/oneroster/v1p1/``): every request must carry an OAuth 1.0a HMAC-SHA256 signature made with
   the consumer secret over the request as this server received it (Host header, path, raw query);
@@ -10,8 +11,9 @@
   ``Link`` header (next/prev/first/last), each switchable off, and honour
   ``filter=dateLastModified>'...'`` (or ``>=``) against each object's dateLastModified.
 - ``touch`` / ``delete_user`` change records and stamp them with the server clock, so deltas can be tested.
-- Faults on demand (``fail``): a status (429 with Retry-After, 5xx bursts), or a connection dropped
-  after half a page. ``log`` keeps every request (method, path, query, status) for the tests.
+- Faults on demand (``fail``; for the tests, the demo never sets one): a status (429 with Retry-After,
+  5xx bursts), or a connection dropped after half a page. ``log`` keeps every request (method, path,
+  query, status) for the tests.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class Logged:
     headers: dict[str, str]
 
 
-class OneRosterTestServer:
+class OneRosterServer:
     def __init__(self, version: str, client_id: str, client_secret: str, *, token_ttl: float = 120.0,
                  max_limit: int = 1000, link_headers: bool = True, total_header: bool = True,
                  clock: Callable[[], float] = time.time):
@@ -86,7 +88,7 @@ class OneRosterTestServer:
         self.httpd.app = self
         # a short poll interval: stop() waits up to one interval, and every test stops a server
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                       name="oneroster-test-server", daemon=True)
+                                       name="oneroster-fake-server", daemon=True)
 
     # -- lifecycle -------------------------------------------------------------------------------------
     @property
@@ -101,7 +103,7 @@ class OneRosterTestServer:
     def token_url(self) -> str:
         return self.url + TOKEN_PATH
 
-    def start(self) -> "OneRosterTestServer":
+    def start(self) -> "OneRosterServer":
         self.thread.start()
         return self
 
@@ -257,7 +259,7 @@ def _imsx(description: str) -> dict:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # a client's idle keep-alive connection must not hold up stop()
-    app: OneRosterTestServer
+    app: OneRosterServer
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -265,7 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall each
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet in tests
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet in tests and the demo
         pass
 
     def do_POST(self) -> None:  # noqa: N802

@@ -1,6 +1,7 @@
 """A RosterBatch (e.g. ``generate_district``) as the Clever v3.0 objects a district's API would serve.
 
-Test code: it lets one generated roster feed the Clever API path, the Clever CSV path and OneRoster.
+Used by the Clever fake (sync/sandbox/clever_server.py) of the sandbox demo and the tests: it lets one
+generated roster feed the Clever API path, the Clever CSV path and OneRoster.
 Clever can carry less than a RosterBatch, and ``clever_view`` says exactly what survives the trip:
 - relationship and contact type are Clever vocabularies (spec enums): mother/father become "Parent",
   a legal guardian "Other"; contact types parent/guardian are "Parent/Guardian", a relative "Family";
