@@ -14,6 +14,7 @@ only those changes (Clever's events feed, OneRoster's dateLastModified filter).
 from __future__ import annotations
 
 import csv
+import json
 import os
 import random
 import secrets
@@ -118,6 +119,7 @@ def run_demo(engine, folder: Path, students: int, seed: int, echo) -> int:
     trend.append(trend_item(second.report))
     report2 = write_report(folder, second, trend)
     echo_summary(echo, second, report2)
+    deliver_to_outbox(engine, folder, echo)
     echo(f"open {report2} in a browser to read the school leader's report; "
          f"try `rostersync --db sqlite:///{folder / 'rostersync.db'} runs demo`")
     return second.exit_code
@@ -249,3 +251,18 @@ def echo_summary(echo, outcome: RunOutcome, report_path: Path) -> None:
     for line in summary_lines(outcome.report):
         echo(line)
     echo(f"  report: {report_path}")
+
+
+def deliver_to_outbox(engine, folder: Path, echo) -> None:
+    """Send the queued invitations the way a deployment without SMTP or SMS does: as files in an outbox
+    folder. The demo always does this (never a configured server): its families are made up."""
+    from messaging.config import load_config
+    from messaging.relay import Relay
+
+    config = folder / "messaging.toml"
+    # json.dumps quotes and escapes a path the way a TOML basic string wants it
+    config.write_text(f"[messaging]\noutbox_dir = {json.dumps(str(folder / 'outbox'))}\n"
+                      f"delivery_log = {json.dumps(str(folder / 'delivery.log'))}\n", encoding="utf-8")
+    result = Relay(engine, load_config({"ROSTERSYNC_CONFIG": str(config)})).run_once().as_dict()
+    echo(f"invitations: {result['total_sent']} messages written to {folder / 'outbox'} "
+         f"({result['sent']['email']} emails, {result['sent']['sms']} texts; no SMTP or SMS server is used)")

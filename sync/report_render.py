@@ -237,6 +237,7 @@ def _page(report: dict, trend: list[dict]) -> dict[str, Any]:
         "adopted_note": any((counts.get(k) or {}).get("adopted") for k in RECORD_KINDS),
         "invitations": _invitations(report),
         "held": _held(report, names),
+        "unreachable": report.get("unreachable") or [],
         "schools": [_school(s, names, approved=bool(report.get("approved"))) for s in report.get("schools") or []],
         "problem_groups": _problem_groups(errors) + _problem_groups(warnings),
         "error_count": len(errors), "warning_count": len(warnings),

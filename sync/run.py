@@ -33,6 +33,7 @@ from sync import guard, lease
 from sync.apply import apply_changes
 from sync.changes import DiffSettings
 from sync.diff import diff
+from messaging.unreachable import unreachable_by_school
 from sync.faults import checkpoint
 from sync.logs import bind_district, bind_run_id
 from sync.report import empty_report, per_school, set_directory_state, split_problems
@@ -158,6 +159,7 @@ def _decide_and_apply(factory, district_id, slug, source, run_id, holder, settin
                                        [h["id"] for h in report["held"]["students"]] or [])
         checkpoint("diffed")
         log.info("diff_computed", counts=report["counts"], held=held is not None, problems=len(errors) + len(warnings))
+        report["unreachable"] = unreachable_by_school(s, district_id)
         if dry_run:
             report["invitations_queued"] = 0
             report["invitations_planned"] = len(cs.invitations)

@@ -71,6 +71,7 @@ def _zone(name: str) -> ZoneInfo:
         raise ValueError(f"expected a time zone name such as America/Chicago, not {name!r}") from None
 
 
+@lru_cache(maxsize=1024)  # thousands of districts share a handful of schedules; checking one runs croniter
 def parse_schedule(text: str | None) -> Schedule:
     """The schedule a setting describes; ValueError (whose message starts "expected") when it is not one."""
     raw = (text or "").strip()
@@ -144,10 +145,30 @@ def next_slot(schedule: Schedule, seed: str, now: datetime, tz: str = "UTC") -> 
     return croniter(schedule.cron, base).get_next(datetime).astimezone(UTC) + off
 
 
+class SlotMemo:
+    """`previous_slot`, remembered per district until the district's next slot comes.
+
+    A reload of the embedded scheduler or a dispatcher tick looks at every district; with a memo an idle
+    district costs a dictionary lookup instead of a cron computation. Keep one per long-lived process.
+    """
+
+    def __init__(self) -> None:
+        self._brackets: dict[tuple[str, str, str], tuple[datetime | None, datetime]] = {}
+
+    def previous(self, schedule: Schedule, seed: str, now: datetime, tz: str = "UTC") -> datetime | None:
+        key = (seed, schedule.text, tz)
+        hit = self._brackets.get(key)
+        if hit is not None and (hit[0] is None or hit[0] <= now) and now < hit[1]:
+            return hit[0]
+        before = previous_slot(schedule, seed, now, tz)
+        self._brackets[key] = (before, next_slot(schedule, seed, now, tz))
+        return before
+
+
 def pending_slot(schedule: Schedule, seed: str, now: datetime, last_started: datetime | None,
-                 tz: str = "UTC") -> datetime | None:
+                 tz: str = "UTC", memo: SlotMemo | None = None) -> datetime | None:
     """The slot a district still owes a run for, or None when its latest run started at or after it."""
-    slot = previous_slot(schedule, seed, now, tz)
+    slot = memo.previous(schedule, seed, now, tz) if memo else previous_slot(schedule, seed, now, tz)
     if slot is None or (last_started is not None and last_started >= slot):
         return None
     return slot
@@ -163,12 +184,13 @@ def schedulable(t: DistrictTiming) -> Schedule | None:
         return None
 
 
-def due_districts(timings: list[DistrictTiming], now: datetime, tz: str = "UTC") -> list[tuple[str, datetime]]:
+def due_districts(timings: list[DistrictTiming], now: datetime, tz: str = "UTC",
+                  memo: SlotMemo | None = None) -> list[tuple[str, datetime]]:
     """(slug, slot) of every district owing a run, the longest waiting first."""
     due = []
     for t in timings:
         schedule = schedulable(t)
-        slot = schedule and pending_slot(schedule, t.slug, now, t.last_started, tz)
+        slot = schedule and pending_slot(schedule, t.slug, now, t.last_started, tz, memo)
         if slot:
             due.append((t.slug, slot))
     return sorted(due, key=lambda d: (d[1], d[0]))
@@ -286,6 +308,7 @@ class EmbeddedService:
             timezone=UTC)
         self.jobs: dict[str, str] = {}  # slug -> the schedule text its job was made from
         self.running: set[str] = set()
+        self.memo = SlotMemo()
         self.stopping = threading.Event()
         self._lock = threading.Lock()
 
@@ -314,7 +337,7 @@ class EmbeddedService:
                     self._ensure(t, schedule, now)
 
     def _ensure(self, t: DistrictTiming, schedule: Schedule, now: datetime) -> None:
-        owed = pending_slot(schedule, t.slug, now, t.last_started, self.tz) is not None
+        owed = pending_slot(schedule, t.slug, now, t.last_started, self.tz, self.memo) is not None
         job_id = f"district:{t.slug}"
         if self.jobs.get(t.slug) != schedule.text:
             extra = {"next_run_time": now} if owed else {}

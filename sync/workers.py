@@ -43,7 +43,7 @@ from directory.models import utcnow
 from sync import lease
 from sync.logs import command_context
 from sync.run import RunInProgress, run_sync
-from sync.schedule import due_districts, relay_once, run_scheduled
+from sync.schedule import SlotMemo, due_districts, relay_once, run_scheduled
 from sync.status import read_timings
 
 log = structlog.get_logger("rostersync.workers")
@@ -109,9 +109,10 @@ def ensure_queue_schema(engine: Engine) -> None:
             log.info("queue_schema_created")
 
 
-def _due_now(engine: Engine, tz: str) -> list[tuple[str, datetime]]:
+def _due_now(engine: Engine, tz: str, memo: SlotMemo | None = None) -> list[tuple[str, datetime]]:
     with transaction(session_factory(engine)) as s:
-        return due_districts(read_timings(s), utcnow(), tz)
+        timings = read_timings(s)
+    return due_districts(timings, utcnow(), tz, memo)
 
 
 def run_resync(engine: Engine, slug: str, reason: str | None, requested_by: str | None):
@@ -129,6 +130,7 @@ def build_app(url: str, settings: WorkerSettings, engine: Engine) -> procrastina
     # RunInProgress: a manual sync (or a run whose process died on another machine, until its lease
     # expires) holds the district; retry for longer than the lease's two hours. DatabaseUnavailable: a
     # failover or restart of PostgreSQL.
+    memo = SlotMemo()  # the dispatcher's, for this process's lifetime
     retry = procrastinate.RetryStrategy(max_attempts=20, linear_wait=60,
                                         retry_exceptions={RunInProgress, DatabaseUnavailable})
 
@@ -148,7 +150,7 @@ def build_app(url: str, settings: WorkerSettings, engine: Engine) -> procrastina
     @app.task(name=DISPATCH_TASK, queue="control", queueing_lock=DISPATCH_TASK, priority=PRIORITY_CONTROL)
     async def dispatch(timestamp: int):
         with command_context("dispatch"):
-            due = await asyncio.to_thread(_due_now, engine, settings.tz)
+            due = await asyncio.to_thread(_due_now, engine, settings.tz, memo)
             if not due:
                 return 0
             # One query instead of one refused insert per waiting district on every tick.

@@ -504,3 +504,20 @@ def test_rendering_does_not_change_the_report():
     render_csv(report)
     render_json(report)
     assert report == before
+
+
+def test_unreachable_guardians_are_listed_per_school_with_what_to_fix():
+    report = {"run_id": 4, "district": "maple", "status": "succeeded", "counts": {}, "schools": [],
+              "errors": [], "warnings": [],
+              "unreachable": [{"school_id": 1, "school": "Adams Elementary", "external_id": "sch-1", "count": 1,
+                               "unreachable_count": 1, "guardians": [{
+                                   "guardian_id": 9, "external_id": "g-9", "name": "Pat Doe", "students": ["Ada Doe"],
+                                   "unreachable": True, "reachable_by": [], "channels": [
+                                       {"channel": "email", "status": "unreachable", "reason": "invalid",
+                                        "contact": "p***@example.org",
+                                        "fix": "The email address does not exist (it bounced): correct it in the SIS."}]}]}]}
+    page = render_html(report, [])
+    section = page[page.index('id="unreachable"'):]
+    assert "Adams Elementary" in section and "Pat Doe" in section and "Ada Doe" in section
+    assert "p***@example.org" in section and "correct it in the SIS" in section
+    assert 'id="unreachable"' not in render_html({**report, "unreachable": []}, [])

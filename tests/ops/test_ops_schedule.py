@@ -161,3 +161,15 @@ def test_the_mode_follows_the_configuration():
         mode_of("sqlite:///x.db", {"ROSTERSYNC_MODE": "workers"})
     with pytest.raises(ConfigError, match="expected embedded or workers"):
         mode_of("sqlite:///x.db", {"ROSTERSYNC_MODE": "cluster"})
+
+
+def test_the_slot_memo_answers_like_the_computation():
+    from sync.schedule import SlotMemo
+
+    memo = SlotMemo()
+    for text in ("every 45s", "*/5 * * * *", "nightly"):
+        s = parse_schedule(text)
+        for i in range(400):
+            now = NOW + timedelta(seconds=17 * i)
+            assert memo.previous(s, "lincoln", now) == previous_slot(s, "lincoln", now)
+            assert pending_slot(s, "lincoln", now, NOW, memo=memo) == pending_slot(s, "lincoln", now, NOW)
