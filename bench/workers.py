@@ -30,7 +30,6 @@ import tempfile
 import time
 import tracemalloc
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa

@@ -32,9 +32,12 @@ class Matcher:
                 if k is not None:
                     index[k].append(row)
             self._index.append(index)
+        self._any = any(self._index)
         self.taken: set[int] = set()
 
     def match(self, values: tuple) -> int | None:
+        if not self._any:  # the usual case once a district is synced: nothing made by hand to adopt
+            return None
         for key, index in zip(self._keys, self._index):
             k = key(values)
             if k is None:

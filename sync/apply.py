@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import base64
 import secrets
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -78,7 +79,7 @@ class Applier:
         self.stamp = to_db(now) if to_db else now
 
     def _insert(self, table: Table, columns: tuple[str, ...], rows: list[tuple], *, ignore_existing=False) -> None:
-        """INSERT ``rows`` (values of ``columns``, in the driver's own types) with the driver's executemany.
+        """INSERT ``rows`` (values of ``columns``, in the driver's own types): executemany, or COPY on PostgreSQL.
 
         Columns left out get their model default, as SQLAlchemy's insert() would give them.
         ``ignore_existing`` skips rows whose key is already there (ON CONFLICT DO NOTHING: SQLite and
@@ -91,13 +92,39 @@ class Applier:
         scalars = tuple(d.arg for _, d in defaults if d.is_scalar)
         calls = [d.arg for _, d in defaults if not d.is_scalar]  # none on the hot paths: see join_codes
         names = (*columns, *(n for n, d in defaults if d.is_scalar), *(n for n, d in defaults if not d.is_scalar))
-        mark = "%s" if self.dialect.paramstyle in ("format", "pyformat") else "?"
-        sql = (f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
+        if self.dialect.name == "postgresql":
+            self._copy(table, names, rows, scalars, calls, ignore_existing)
+            return
+        sql = (f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(['?'] * len(names))})"
                + (" ON CONFLICT DO NOTHING" if ignore_existing else ""))
         for chunk in _chunks(rows, 50_000):
             if scalars or calls:
                 chunk = [row + scalars + tuple(call(None) for call in calls) for row in chunk]
             self.conn.exec_driver_sql(sql, chunk)
+
+    def _copy(self, table: Table, names: tuple[str, ...], rows: list[tuple], scalars: tuple, calls: list,
+              ignore_existing: bool) -> None:
+        """PostgreSQL: COPY the rows into a temporary table, then one INSERT ... SELECT.
+
+        psycopg's executemany still runs one INSERT per row on the server (50 microseconds a row here);
+        COPY streams them. The staging table (plain columns, no constraints, gone at commit) lets the
+        INSERT keep ON CONFLICT DO NOTHING, which COPY cannot do, and makes the write one statement that
+        reports its row count like every other. Rows keep their order, so new ids follow the list.
+        """
+        columns = ", ".join(names)
+        stage = f"rostersync_stage_{table.name}"
+        cursor = self.conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {columns} FROM {table.name} "
+                           "WITH NO DATA")
+            with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row + scalars + tuple(call(None) for call in calls) if scalars or calls else row)
+            self.conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {stage}"
+                                      + (" ON CONFLICT DO NOTHING" if ignore_existing else ""))
+            cursor.execute(f"DROP TABLE {stage}")
+        finally:
+            cursor.close()
 
     # -- audit ---------------------------------------------------------------------------------------
     def _audit(self, action: str, entity: str, entity_id: int | None, before=None, after=None) -> None:
@@ -200,6 +227,7 @@ class Applier:
             else:
                 added = [(a_ids[a], b_ids[b], source) for a, b in changes.added]
                 columns = (a_col, b_col, "source")
+            added.sort()  # in primary-key order, the key's B-tree is filled front to back: a third faster
             # An existing pair (a hand-made link adopted by the sync, a retried run) is left as it is.
             self._insert(table, columns, added, ignore_existing=True)
             removed = [(a_ids[a], b_ids[b]) for a, b in changes.removed if a in a_ids and b in b_ids]
@@ -238,9 +266,50 @@ class Applier:
         self.audit_rows = []
 
 
+@contextmanager
+def _bulk_write(session: Session, rows: int, tables: Iterable[str]) -> Iterator[None]:
+    """What a database needs around a write of ``rows`` rows into ``tables``.
+
+    PostgreSQL: the tables are analyzed afterwards (in the same transaction), when the write is large.
+    A first sync fills empty tables, and until autovacuum gets round to them the planner knows nothing of
+    their size: measured, the next night's snapshot then took 13 s instead of 0.3 s for 10,000 students.
+
+    SQLite: a page cache big enough for the write, for the length of it. The default cache is 2 MB; inserting a million rows into indexed tables (an index on student_id
+    takes them in random order) then writes and re-reads the same pages over and over: measured, 600,000
+    enrollments take 8 s with the default and 3.8 s with 64 MB. About 100 bytes of cache per row written
+    (the rows touch two or three B-trees) is enough; it is a cap, taken only as pages are used, and put
+    back afterwards so a small run keeps a small process.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        yield
+        if rows >= 10_000:
+            connection.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
+        return
+    wanted_kib = min(rows // 10, 1 << 20)  # at most 1 GiB
+    if connection.dialect.name != "sqlite" or wanted_kib < 16_384:
+        yield
+        return
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql(f"PRAGMA cache_size = -{wanted_kib}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
+
+
 def apply_changes(session: Session, district_id: int, source: str, run_id: int, now: datetime, cs: ChangeSet,
                   snapshot: Snapshot) -> int:
     """Write everything; returns the number of invitations queued."""
+    rows = sum(len(c.creates) for c in cs.kinds.values()) + sum(len(p.added) for p in cs.pairs.values())
+    tables = [MODELS[k].__table__.name for k in MODELS] + [m.__table__.name for m in (
+        Enrollment, ClassroomTeacher, GuardianLink, Invitation)]
+    with _bulk_write(session, rows, tables):
+        return _apply(session, district_id, source, run_id, now, cs, snapshot)
+
+
+def _apply(session: Session, district_id: int, source: str, run_id: int, now: datetime, cs: ChangeSet,
+           snapshot: Snapshot) -> int:
     applier = Applier(session, district_id, source, run_id, now, snapshot)
     for kind in ("schools", "teachers", "classrooms", "students", "guardians"):
         applier.entities(kind, cs)

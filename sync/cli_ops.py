@@ -11,10 +11,12 @@ import os
 import socket
 
 import click
+from sqlalchemy.engine import make_url
 
 from directory import audit
 from directory.audit import Actor
 from directory.districts import get_district
+from directory.db import normalize_url, safe_url
 from directory.errors import ConfigError, InvalidInput
 from directory.models import utcnow
 from sync import lease
@@ -22,7 +24,25 @@ from sync.cli_support import app_of, emit, json_option
 from sync.logs import bind_district
 from sync.schedule import describe, serve, service_timezone
 from sync.status import district_status, read_timings, render_table
-from sync.workers import WorkerSettings, mode_of, queue_resync, queued_counts, run_worker, tick_cron
+
+
+MODE_ENV = "ROSTERSYNC_MODE"
+MODES = ("embedded", "workers")
+
+
+def mode_of(url: str, env: dict | None = None) -> str:
+    """``embedded`` (the default) or ``workers``, from $ROSTERSYNC_MODE; workers need PostgreSQL.
+
+    Explicit rather than guessed from the URL: a PostgreSQL database without workers running would
+    leave queued resyncs waiting forever, so worker mode is something an operator switches on.
+    """
+    value = ((os.environ if env is None else env).get(MODE_ENV) or "embedded").strip().lower()
+    if value not in MODES:
+        raise ConfigError(f"{MODE_ENV}={value!r}: expected embedded or workers")
+    if value == "workers" and make_url(normalize_url(url)).get_backend_name() != "postgresql":
+        raise ConfigError(f"{MODE_ENV}=workers needs a PostgreSQL database (the job queue lives there); "
+                          f"{safe_url(url)} is not one")
+    return value
 
 
 def _timezone() -> str:
@@ -74,6 +94,8 @@ def worker_command(ctx, concurrency, name, tick, stall_timeout, relay_every) -> 
     if mode_of(app.url) != "workers":
         raise ConfigError("`rostersync worker` needs ROSTERSYNC_MODE=workers and a PostgreSQL database; "
                           "on one machine, `rostersync serve` runs the schedule")
+    from sync.workers import WorkerSettings, run_worker, tick_cron  # procrastinate: only when needed
+
     tick_cron(tick)
     if relay_every:
         tick_cron(relay_every)
@@ -97,7 +119,11 @@ def status_command(ctx, slugs, as_json) -> None:
     app = app_of(ctx)
     mode, tz, now = mode_of(app.url), _timezone(), utcnow()
     engine = app.engine()
-    queued = queued_counts(app.url, engine) if mode == "workers" else None
+    queued = None
+    if mode == "workers":
+        from sync.workers import queued_counts
+
+        queued = queued_counts(app.url, engine)
     with app.session() as s:
         for slug in slugs:
             get_district(s, slug)  # an unknown slug is an error, not an empty table
@@ -166,6 +192,8 @@ def resync_by_mode(ctx, slug: str, reason: str, as_json: bool) -> bool:
             if get_district(s, slug).paused:
                 raise InvalidInput(f"{slug} is paused; `rostersync resume {slug} --reason ...` first")
         return False
+    from sync.workers import queue_resync
+
     q = queue_resync(app.url, app.engine(), slug, reason, app.actor_name)
     data = {"district": slug, "queued": True, "job_id": q.job_id, "already_queued": q.already_queued,
             "in_progress": q.running_run_id is not None, "in_progress_run_id": q.running_run_id}

@@ -1,6 +1,6 @@
 """When each district syncs, and the embedded scheduler that runs those syncs on one machine.
 
-The first half is pure (no clock, no database): a district's ``schedule`` setting is parsed into a
+Three parts. First, pure (no clock, no database): a district's ``schedule`` setting is parsed into a
 `Schedule`, and its *slots* (the moments a run is owed) are computed from the schedule, the district's
 slug as a jitter seed, and a time given by the caller. Every process computes the same slots, so the
 embedded scheduler, the worker pool's dispatcher and `rostersync status` agree without sharing state:
@@ -13,7 +13,8 @@ embedded scheduler, the worker pool's dispatcher and `rostersync status` agree w
 A district owes a run when its latest slot is later than the start of its latest (non dry) run: one
 run serves every slot missed before it (coalescing), and a district never synced owes one at once.
 
-The second half (`EmbeddedService`, `serve`) is `rostersync serve`: APScheduler 3 in the foreground.
+Second, one scheduled run and one relay pass (`run_scheduled`, `relay_once`), the same in both modes.
+Third, `rostersync serve` (`EmbeddedService`, `serve`): APScheduler 3 in the foreground.
 """
 
 from __future__ import annotations
@@ -211,8 +212,6 @@ def service_timezone(env: dict | None = None) -> str:
     return name
 
 
-
-
 def describe(t: DistrictTiming, now: datetime, tz: str = "UTC") -> tuple[str, datetime | None]:
     """The schedule as `status` shows it, and the next run (None when the district is not scheduled)."""
     try:
@@ -265,11 +264,15 @@ def relay_once(engine: Engine) -> None:
     with command_context("relay"):
         try:
             report = Relay(engine, load_config()).run_once()
-        except RostersyncError as exc:
+        except RostersyncError as exc:  # not configured, or the database is away: try again next time
             log.warning("relay_failed", error=str(exc))
             return
-        summary = report.as_dict() if hasattr(report, "as_dict") else {}
-        log.info("relay_finished", **{k: len(v) for k, v in summary.items() if isinstance(v, list)})
+        except Exception:  # noqa: BLE001 - the relay's own bug must not stop the syncs
+            log.exception("relay_crashed")
+            return
+        summary = report.as_dict()
+        log.info("relay_finished", sent=summary.get("total_sent", 0),
+                 **{k: len(v) for k, v in summary.items() if isinstance(v, list)})
 
 
 # -- the embedded scheduler: `rostersync serve` ------------------------------------------------------------
@@ -304,6 +307,8 @@ class EmbeddedService:
         self.reload_every, self.relay_every = reload_every, relay_every
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(concurrency), "control": ThreadPoolExecutor(2)},
+            # coalesce: runs missed in a row become one. A fire later than the grace (the machine slept)
+            # is dropped by APScheduler, and the next reload starts it anyway: the slot is still owed.
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": misfire_grace},
             timezone=UTC)
         self.jobs: dict[str, str] = {}  # slug -> the schedule text its job was made from
@@ -314,7 +319,8 @@ class EmbeddedService:
 
     def start(self) -> None:
         self.reload()  # before starting, so a district owed a run starts at once
-        self.scheduler.add_job(self.reload, "interval", seconds=self.reload_every, id="reload", executor="control")
+        self.scheduler.add_job(self._reload_logged, "interval", seconds=self.reload_every, id="reload",
+                               executor="control")
         if self.relay_every:
             self.scheduler.add_job(relay_once, "interval", seconds=self.relay_every, args=[self.engine],
                                    id="relay", executor="control")
@@ -335,6 +341,12 @@ class EmbeddedService:
                 schedule = schedulable(t)
                 if schedule is not None:
                     self._ensure(t, schedule, now)
+
+    def _reload_logged(self) -> None:
+        try:
+            self.reload()
+        except Exception:  # noqa: BLE001 - a database restart must not end a service meant to run for months
+            log.exception("reload_failed")
 
     def _ensure(self, t: DistrictTiming, schedule: Schedule, now: datetime) -> None:
         owed = pending_slot(schedule, t.slug, now, t.last_started, self.tz, self.memo) is not None

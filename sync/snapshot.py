@@ -13,10 +13,9 @@ kept as plain tuples, which hash and compare far faster than result rows in the 
 from __future__ import annotations
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from directory.models import (ACTIVE, Classroom, ClassroomTeacher, Enrollment, Guardian, GuardianLink, School,
-                              Student, Teacher)
+from directory.models import ACTIVE, Classroom, Guardian, School, Student, Teacher
 from sync.changes import Holder, ManualRow, Row, Snapshot
 
 
@@ -48,7 +47,7 @@ def load_snapshot(session: Session, district_id: int, source: str) -> Snapshot:
         rows["classrooms"][key] = Row(id_, key, (school_key, name), status == ACTIVE)
 
     synced_school = and_(School.source == source)
-    for r in ex(select(Student.id, Student.external_id, Student.source, School.external_id, School.source,
+    for r in _plain_select(session, select(Student.id, Student.external_id, Student.source, School.external_id, School.source,
                        Student.school_id, Student.given_name, Student.family_name, Student.student_number,
                        Student.birth_date, Student.grade, Student.status)
                 .join(School, School.id == Student.school_id).where(Student.district_id == district_id)):
@@ -64,7 +63,7 @@ def load_snapshot(session: Session, district_id: int, source: str) -> Snapshot:
         .where(School.district_id == district_id, synced_school, Student.status == ACTIVE)
         .group_by(School.external_id)))
 
-    for id_, key, g_source, given, family, email, phone, status, state in ex(select(
+    for id_, key, g_source, given, family, email, phone, status, state in _plain_select(session, select(
             Guardian.id, Guardian.external_id, Guardian.source, Guardian.given_name, Guardian.family_name,
             Guardian.email, Guardian.phone, Guardian.status, Guardian.state).where(Guardian.district_id == district_id)
             .order_by(Guardian.id)):
@@ -79,20 +78,48 @@ def load_snapshot(session: Session, district_id: int, source: str) -> Snapshot:
             if value and (value not in index or (joined and not index[value].joined)):
                 index[value] = holder
 
-    c, st, t, g = aliased(Classroom), aliased(Student), aliased(Teacher), aliased(Guardian)
-    snap.enrollments = {(a, b) for a, b in ex(
-        select(c.external_id, st.external_id).select_from(Enrollment)
-        .join(c, c.id == Enrollment.classroom_id).join(st, st.id == Enrollment.student_id)
-        .where(c.district_id == district_id, Enrollment.source == source))}
-    snap.classroom_teachers = {(a, b) for a, b in ex(
-        select(c.external_id, t.external_id).select_from(ClassroomTeacher)
-        .join(c, c.id == ClassroomTeacher.classroom_id).join(t, t.id == ClassroomTeacher.teacher_id)
-        .where(c.district_id == district_id, ClassroomTeacher.source == source))}
-    for g_id, g_key, g_source, s_key, relationship, contact_type in ex(
-            select(g.id, g.external_id, g.source, st.external_id, GuardianLink.relationship, GuardianLink.contact_type)
-            .select_from(GuardianLink).join(g, g.id == GuardianLink.guardian_id)
-            .join(st, st.id == GuardianLink.student_id)
-            .where(st.district_id == district_id, GuardianLink.source == source)):
+    # Memberships are the bulk of a district (six enrollments a student): read straight from the driver.
+    snap.enrollments = set(_plain(session, """
+        SELECT c.external_id, st.external_id FROM enrollments e
+        JOIN classrooms c ON c.id = e.classroom_id JOIN students st ON st.id = e.student_id
+        WHERE c.district_id = {p} AND e.source = {p}""", district_id, source))
+    snap.classroom_teachers = set(_plain(session, """
+        SELECT c.external_id, t.external_id FROM classroom_teachers ct
+        JOIN classrooms c ON c.id = ct.classroom_id JOIN teachers t ON t.id = ct.teacher_id
+        WHERE c.district_id = {p} AND ct.source = {p}""", district_id, source))
+    for g_id, g_key, g_source, s_key, relationship, contact_type in _plain(session, """
+            SELECT g.id, g.external_id, g.source, st.external_id, gl.relationship, gl.contact_type
+            FROM guardian_links gl JOIN guardians g ON g.id = gl.guardian_id JOIN students st ON st.id = gl.student_id
+            WHERE st.district_id = {p} AND gl.source = {p}""", district_id, source):
         identity = g_key if g_source == source else f"row:{g_id}"
         snap.links[(identity, s_key)] = (relationship, contact_type)
     return snap
+
+
+def _plain_select(session: Session, statement) -> list[tuple]:
+    """``_plain`` for a Core select (students and guardians: a hundred thousand rows each)."""
+    compiled = statement.compile(dialect=session.connection().dialect)
+    params = compiled.params
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup)
+    return _run(session, str(compiled), params)
+
+
+def _plain(session: Session, sql: str, *params) -> list[tuple]:
+    """The rows of ``sql`` as the driver's own tuples, in the session's transaction.
+
+    For the few reads of a million rows: SQLAlchemy's result rows cost more than the database does, and
+    the diff keeps these as set members, where plain tuples hash and compare several times faster.
+    ``{p}`` in ``sql`` is a parameter placeholder in the driver's style.
+    """
+    mark = "%s" if session.connection().dialect.paramstyle in ("format", "pyformat") else "?"
+    return _run(session, sql.format(p=mark), params)
+
+
+def _run(session: Session, sql: str, params) -> list[tuple]:
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()

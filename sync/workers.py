@@ -23,7 +23,6 @@ The lease (sync/lease.py) stays underneath: a manual `rostersync sync` and a wor
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,7 +35,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from directory import audit
 from directory.audit import Actor
-from directory.db import normalize_url, safe_url, session_factory, transaction
+from directory.db import normalize_url, session_factory, transaction
 from directory.districts import get_district
 from directory.errors import ConfigError, DatabaseUnavailable, InvalidInput
 from directory.models import utcnow
@@ -48,23 +47,10 @@ from sync.status import read_timings
 
 log = structlog.get_logger("rostersync.workers")
 
-MODE_ENV = "ROSTERSYNC_MODE"
-MODES = ("embedded", "workers")
 SYNC_TASK, DISPATCH_TASK = "rostersync.sync_district", "rostersync.dispatch"
 STALLED_TASK, RELAY_TASK = "rostersync.retry_stalled", "rostersync.relay"
 PRIORITY_SCHEDULED, PRIORITY_RESYNC, PRIORITY_CONTROL = 0, 100, 200
 _SCHEMA_LOCK_KEY = 0x726F7374657273  # pg_advisory_xact_lock key: workers starting together create the queue once
-
-
-def mode_of(url: str, env: dict | None = None) -> str:
-    """``embedded`` (default) or ``workers``, from $ROSTERSYNC_MODE; workers need PostgreSQL."""
-    value = ((os.environ if env is None else env).get(MODE_ENV) or "embedded").strip().lower()
-    if value not in MODES:
-        raise ConfigError(f"{MODE_ENV}={value!r}: expected embedded or workers")
-    if value == "workers" and make_url(normalize_url(url)).get_backend_name() != "postgresql":
-        raise ConfigError(f"{MODE_ENV}=workers needs a PostgreSQL database (the job queue lives there); "
-                          f"{safe_url(url)} is not one")
-    return value
 
 
 def district_lock(slug: str) -> str:
@@ -233,8 +219,10 @@ def queue_resync(url: str, engine: Engine, slug: str, reason: str, requested_by:
 
 
 def queued_counts(url: str, engine: Engine) -> dict[str, int]:
-    """Jobs waiting per district (for `rostersync status` in worker mode)."""
-    ensure_queue_schema(engine)
+    """Jobs waiting per district (for `rostersync status` in worker mode); none before any worker ran."""
+    with engine.connect() as conn:
+        if conn.scalar(text("SELECT to_regclass('procrastinate_jobs')")) is None:
+            return {}
     app = build_app(url, WorkerSettings(), engine)
     prefix = district_lock("")
     with app.open():

@@ -58,7 +58,9 @@ class BackgroundRuns:
 
 
 def _mode(url: str) -> str:
-    from sync.workers import mode_of
+    """embedded | workers, decided where `rostersync resync` decides it (README asks to move mode_of out of
+    the CLI module into a small module of its own; import it from there then)."""
+    from sync.cli_ops import mode_of
 
     return mode_of(url)
 

@@ -32,8 +32,9 @@ def get_db(request: Request) -> Iterator[Session]:
 def current_user(request: Request, db: Session = Depends(get_db)) -> Principal:
     user = user_for_session(db, request.session.get("uid"), request.session.get("stamp"))
     if user is None:
+        # Back to the page after signing in; a form post cannot be replayed, so that goes to the start.
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise LoginRequired(quote(target, safe="/?=&"))
+        raise LoginRequired(quote(target, safe="/") if request.method == "GET" else "/")
     principal = principal_of(db, user)
     request.state.principal = principal
     return principal

@@ -30,9 +30,26 @@ def lock_table(district: District, school: School) -> list[dict]:
     for function in order:
         reason = lock_reason(function, school.name, school.source, district.sync_manages_guardians)
         rows.append({"function": function, "locked": reason is not None, "reason": reason,
+                     "why": _shared_part(function, reason),
                      "group": "roster" if function in ROSTER_FUNCTIONS else
                      "guardians" if function in GUARDIAN_FUNCTIONS else "open"})
+    # Consecutive rows with the same explanation share one cell (the page would repeat it a dozen times).
+    for i, row in enumerate(rows):
+        same = i > 0 and rows[i - 1]["why"] == row["why"] and rows[i - 1]["locked"] == row["locked"]
+        row["span"] = 0 if same else next((j - i for j in range(i + 1, len(rows))
+                                          if (rows[j]["why"], rows[j]["locked"]) != (row["why"], row["locked"])),
+                                         len(rows) - i)
     return rows
+
+
+def _shared_part(function: str, reason: str | None) -> str | None:
+    """The lock's reason without its leading "<function> is locked: ", which is the same for a whole group;
+    the full reason when it is worded otherwise."""
+    if reason is None:
+        return None
+    prefix = f"{function} is locked: "
+    rest = reason[len(prefix):] if reason.startswith(prefix) else reason
+    return rest[:1].upper() + rest[1:]
 
 
 def is_locked(district: District, school: School, function: str) -> bool:

@@ -57,6 +57,9 @@ def filter_report(report: dict, school_keys: set[str], record_schools: dict[str,
             out["held"] = {**copy.deepcopy(held), "students": students, "schools": over, "removals": {}}
         else:
             out.pop("held", None)
+    if "unreachable" in report:  # guardians messages could not reach, per school, as of the run
+        out["unreachable"] = [copy.deepcopy(u) for u in report.get("unreachable") or []
+                              if u.get("external_id") in school_keys]
     hidden = 0
     for key in ("errors", "warnings"):
         kept = [p for p in report.get(key) or [] if isinstance(p, dict)

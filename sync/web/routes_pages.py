@@ -99,10 +99,14 @@ def held_page(request: Request, p: Principal = Depends(current_user), db: Sessio
 
 # -- a run ------------------------------------------------------------------------------------------------
 
-def _unreachable(db: Session, district_id: int, p: Principal, f: Filters) -> list[dict]:
+def _unreachable(db: Session, report: dict, district_id: int, p: Principal, f: Filters) -> tuple[list[dict], bool]:
+    """Guardians messages cannot reach, per school: as the run recorded them (reports made since messaging
+    records them), else as the directory is now; (schools, whether it is the run's own list)."""
+    recorded = "unreachable" in report
+    schools = (report.get("unreachable") or []) if recorded else unreachable_by_school(db, district_id)
     out = []
-    for school in unreachable_by_school(db, district_id):
-        if not can_see_school(p, district_id, school["school_id"]):
+    for school in schools:
+        if not can_see_school(p, district_id, school.get("school_id")):
             continue
         if f.school and school.get("external_id") != f.school:
             continue
@@ -113,8 +117,9 @@ def _unreachable(db: Session, district_id: int, p: Principal, f: Filters) -> lis
                          or any(needle in s.casefold() for s in g["students"])]
         if guardians:
             out.append({**school, "guardians": guardians[:UNREACHABLE_PER_SCHOOL],
+                        "unreachable_count": sum(bool(g.get("unreachable")) for g in guardians),
                         "more": max(len(guardians) - UNREACHABLE_PER_SCHOOL, 0), "count": len(guardians)})
-    return out
+    return out, recorded
 
 
 @router.get("/runs/{run_id}")
@@ -127,8 +132,9 @@ def run_page(request: Request, run_id: int, q: str | None = None, school: str | 
     page = filter_page(page_context(report, queries.trend_for(db, p, run)), filters)
     approvable = (run.status == "held" and not run.dry_run and can_approve(p)
                   and queries.newer_run(db, run) is None)
+    unreachable, recorded = _unreachable(db, report, district.id, p, filters)
     return render(request, "run.html", run=run, district=district, page=page, filters=filters,
-                  schools=school_options(report), unreachable=_unreachable(db, district.id, p, filters),
+                  schools=school_options(report), unreachable=unreachable, unreachable_recorded=recorded,
                   approvable=approvable, filtered=not sees_whole_district(p, district.id),
                   superseded=queries.newer_run(db, run) if run.status == "held" else None)
 

@@ -58,6 +58,6 @@ def parse_listen(value: str) -> tuple[str, int]:
         number = int(port)
     except ValueError:
         raise ConfigError(f"{ENV_LISTEN}={value!r}: expected HOST:PORT, e.g. 127.0.0.1:8080") from None
-    if not 0 < number < 65536:
+    if not 0 <= number < 65536:  # 0: any free port (tests)
         raise ConfigError(f"{ENV_LISTEN}={value!r}: port out of range")
     return (host.strip("[]") or DEFAULT_HOST), number

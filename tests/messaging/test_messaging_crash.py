@@ -4,6 +4,7 @@ after the SMTP server or SMS API accepted a message and before the relay recorde
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -39,7 +40,7 @@ def test_two_relays_one_killed_mid_batch_deliver_each_invitation_exactly_once(cl
     env = {**os.environ, **mail_env}
     command = [str(ROSTERSYNC), "--db", db_url, "messaging", "relay", "--once", "--batch-size", "20", "--json"]
     doomed = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              env={**env, "ROSTERSYNC_FAULT_POINT": point, "ROSTERSYNC_FAULT_AFTER": "25",
+                              env={**env, "ROSTERSYNC_FAULT_POINT": point, "ROSTERSYNC_FAULT_AFTER": "5",
                                    "ROSTERSYNC_FAULT_FILE": str(marker)})
     survivor = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
@@ -60,6 +61,10 @@ def test_two_relays_one_killed_mid_batch_deliver_each_invitation_exactly_once(cl
     # Items the killed relay held stay claimed by it; the next relay sees its process is gone and settles
     # them: the one in flight by asking the provider or the delivery log, the untouched ones by sending.
     recovery = cli.json("messaging", "relay", "--once", "--json")
+    # Which relay settles the dead one's items depends on timing: the survivor may see the process gone
+    # before it finishes, or the next run does. Exactly one of them must.
+    survived = json.loads(out)
+    recovered = {k: recovery["recovered"][k] + survived["recovered"][k] for k in recovery["recovered"]}
     statuses = dict(_db(db_url, "SELECT status, COUNT(*) FROM invitations GROUP BY status"))
     in_doubt = statuses.get("in_doubt", 0)
     assert statuses.get("sent", 0) + in_doubt == queued and set(statuses) <= {"sent", "in_doubt"}
@@ -71,13 +76,13 @@ def test_two_relays_one_killed_mid_batch_deliver_each_invitation_exactly_once(cl
                             f"'%:{doomed.pid}:%' ORDER BY id DESC LIMIT 1")[0]
     if point == "delivery_logged" or killed_at[0] == "sms":
         # The delivery log (email) or the provider (SMS, asked by reference) says it was taken: sent.
-        assert in_doubt == 0 and recovery["recovered"]["sent"] == 1 and killed_at[1] == "sent"
+        assert in_doubt == 0 and recovered["sent"] == 1 and killed_at[1] == "sent"
     else:
         # Email accepted but killed before the log line: the one window nothing can close. Reported, not resent.
-        assert in_doubt == 1 and recovery["recovered"]["in_doubt"] == 1 and recovery["in_doubt"]
+        assert in_doubt == 1 and recovered["in_doubt"] == 1 and (recovery["in_doubt"] or survived["in_doubt"])
         assert killed_at == ("email", "in_doubt")
         listed = cli.json("invitations", "list", "maple", "--status", "in_doubt", "--json")
         assert len(listed) == 1 and "check the server" in listed[0]["error"]
     owners = _db(db_url, "SELECT DISTINCT owner FROM message_deliveries WHERE status = 'sent'")
     assert len(owners) >= 2  # both relays really delivered
-    assert recovery["recovered"]["released"] > 0  # the killed relay's untouched claims were taken over
+    assert recovered["released"] > 0  # the killed relay's untouched claims were taken over

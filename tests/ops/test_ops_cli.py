@@ -77,19 +77,20 @@ def test_pause_and_resume_are_audited_with_who_and_why(maple):
 
 
 def test_a_paused_district_is_not_resynced(maple):
-    from sync.cli_ops import resync_by_mode  # what `rostersync resync` asks first
-
-    maple("pause", "maple", "--reason", "summer")
+    """What `rostersync resync` asks first (sync.cli_ops.resync_by_mode): refused while paused; in embedded
+    mode the caller then runs it now."""
     import click
 
+    from directory.errors import InvalidInput
+    from sync.cli_ops import resync_by_mode
     from sync.cli_support import App
 
-    ctx = click.Context(click.Command("resync"), obj=App(db=maple.url))
-    with ctx, pytest.raises(Exception, match="maple is paused"):
-        resync_by_mode(ctx, "maple", "why", False)
-    maple("resume", "maple", "--reason", "back")
-    with ctx:
-        assert resync_by_mode(ctx, "maple", "why", False) is False  # embedded: the caller runs it now
+    maple("pause", "maple", "--reason", "summer")
+    with click.Context(click.Command("resync"), obj=App(db=maple.url)) as ctx:
+        with pytest.raises(InvalidInput, match="maple is paused; `rostersync resume maple"):
+            resync_by_mode(ctx, "maple", "why", False)
+        maple("resume", "maple", "--reason", "back")
+        assert resync_by_mode(ctx, "maple", "why", False) is False
 
 
 def test_the_schedule_setting_is_checked_when_it_is_set(maple):

@@ -10,7 +10,8 @@ from directory.errors import ConfigError
 from directory.settings import parse_setting
 from sync.schedule import (DistrictTiming, describe, due_districts, jitter, next_run, next_slot, parse_schedule,
                            pending_slot, previous_slot)
-from sync.workers import mode_of, tick_cron
+from sync.cli_ops import mode_of
+from sync.workers import tick_cron
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 28, 15, 7, 12, 345678, tzinfo=UTC)

@@ -63,7 +63,7 @@ def stop_all(workers: list[Process]) -> None:
 
 
 def test_three_workers_sync_each_district_once_per_trigger_never_twice_at_once(cli, db_url, tmp_path):
-    slugs = add_districts(cli, tmp_path, 20, 12, schedule="every 10s")
+    slugs = add_districts(cli, tmp_path, 20, 12, schedule="every 6s")
     workers = [Process(db_url, FAST, tmp_path, f"w{i}", env=WORKERS) for i in range(3)]
     try:
         def scheduled_everywhere():
@@ -85,7 +85,7 @@ def test_three_workers_sync_each_district_once_per_trigger_never_twice_at_once(c
         stop_all(workers)
 
     by = runs(db_url)
-    every = parse_schedule("every 10s")
+    every = parse_schedule("every 6s")
     hosts = set()
     for slug in slugs:
         district = by[slug]

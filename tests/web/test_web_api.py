@@ -61,6 +61,7 @@ def test_a_leaders_report_is_filtered_and_other_schools_are_forbidden(web, cli, 
     report = s.get(f"{web.url}/api/runs/1").json()["report"]
     assert [x["school"] for x in report["schools"]] == [mine["external_id"]]
     assert report["filtered_to_schools"] == [mine["external_id"]]
+    assert {u["external_id"] for u in report.get("unreachable") or []} <= {mine["external_id"]}
     full = synced["report"]
     assert sum(report["counts"]["students"].values()) < sum(full["counts"]["students"].values())
     assert [x["id"] for x in s.get(f"{web.url}/api/districts/maple").json()["schools"]] == [mine["id"]]

@@ -66,8 +66,8 @@ def sign_in(page, email: str) -> None:
     page.wait_for_url("**/")
 
 
-def shot(page, folder: Path, name: str, db: str) -> None:
-    page.screenshot(path=str(folder / f"{db}-{name}.png"), full_page=True)
+def shot(page, folder: Path, name: str, db: str, full_page: bool = True) -> None:
+    page.screenshot(path=str(folder / f"{db}-{name}.png"), full_page=full_page)
 
 
 def _db(request) -> str:
@@ -110,7 +110,12 @@ def test_a_school_leader_reviews_their_schools_run_and_downloads_the_csv(page, s
     page.goto(f"/schools/{synced['school']['id']}")
     assert page.locator("th:text-is('Enroll student')").is_visible()
     assert page.locator("span.lock.locked").count() > 1
-    shot(page, shots, "06-school-directory", db)
+    shot(page, shots, "06-school-directory", db, full_page=False)
+    page.fill("#q", "Tester")
+    page.click("button:text-is('Search')")
+    page.wait_for_url("**q=Tester*")
+    assert SCRIPT_NAME in page.locator("#students tbody th").first.inner_text()
+    shot(page, shots, "06b-school-search", db)
 
 
 def test_a_leader_opening_another_schools_address_gets_403(page, synced, shots, request):

@@ -55,7 +55,7 @@ def test_every_form_needs_the_csrf_token(web, synced):
 def test_a_students_name_is_shown_as_text_never_run(web, synced):
     s = signed_in(web.url, ADMIN)
     school = synced["school"]["id"]
-    for path in ("/runs/1", f"/runs/1?q=script", f"/schools/{school}?q=Tester", "/runs/1/report.html"):
+    for path in ("/runs/1", "/runs/1?q=script", f"/schools/{school}?q=Tester", "/runs/1/report.html"):
         html = s.get(f"{web.url}{path}").text
         assert SCRIPT_NAME not in html, path
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
@@ -82,7 +82,7 @@ def test_a_leader_sees_their_school_only_and_gets_403_elsewhere(web, synced):
     mine, other = synced["school"], synced["other"]
     run = s.get(f"{web.url}/runs/1").text
     assert mine["name"] in run and "This report shows only your schools." in run
-    assert f"<h3 id=\"school-2\">" not in run  # one school section only
+    assert "<h3 id=\"school-2\">" not in run  # one school section only
     assert s.get(f"{web.url}/schools/{mine['id']}").status_code == 200
     r = s.get(f"{web.url}/schools/{other['id']}")
     assert r.status_code == 403 and "may not see this school" in r.text
@@ -101,7 +101,7 @@ def test_the_lock_is_shown_and_support_overrides_it_with_a_reason(web, synced, c
     school = synced["school"]["id"]
     admin = signed_in(web.url, ADMIN)
     page = admin.get(f"{web.url}/schools/{school}").text
-    assert "Enroll student" in page and "is locked: school" in page and "Archive</button>" not in page
+    assert "Enroll student" in page and "is synced from OneRoster CSV files" in page and "Archive</button>" not in page
     student = next(s for s in cli.json("directory", "export", "maple", "--format", "json")["students"]
                    if s["school_id"] == school and s["status"] == "active")
     r = post_form(admin, web.url, f"/schools/{school}", f"/schools/{school}/students/{student['id']}/archive", {})
@@ -144,3 +144,14 @@ def test_security_headers_and_no_caching_of_pages(web):
     assert cookie
     raw = requests.get(f"{web.url}/login").headers["set-cookie"].lower()
     assert "httponly" in raw and "samesite=lax" in raw
+
+
+def test_after_signing_in_the_page_asked_for_opens_with_its_filters(web):
+    s = requests.Session()
+    r = s.get(f"{web.url}/runs/1?q=a&severity=warning")
+    assert r.url == f"{web.url}/login?next=/runs/1%3Fq%3Da%26severity%3Dwarning"
+    assert 'name="next" value="/runs/1?q=a&amp;severity=warning"' in r.text
+    r = s.post(f"{web.url}/login", data={"email": ADMIN, "password": "correct horse battery staple",
+                                        "csrf_token": csrf_of(r.text), "next": "/runs/1?q=a&severity=warning"},
+               allow_redirects=False)
+    assert r.headers["location"] == "/runs/1?q=a&severity=warning"

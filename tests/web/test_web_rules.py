@@ -79,6 +79,8 @@ def _report() -> dict:
         "errors": [{"code": "missing_value", "message": "row of Bea", "record": "s-bea"},
                    {"code": "wrong_field_count", "message": "line 9 is short", "file": "users.csv", "line": 9}],
         "warnings": [{"code": "invalid_email", "message": "Ann's parent", "record": "g-ann"}],
+        "unreachable": [{"school_id": 1, "school": "Alder", "external_id": "A", "guardians": [{"name": "Al"}]},
+                        {"school_id": 2, "school": "Birch", "external_id": "B", "guardians": [{"name": "Bo"}]}],
         "notes": [],
     }
 
@@ -92,6 +94,7 @@ def test_a_filtered_report_keeps_only_the_schools_records_and_counts_of_the_lead
     assert [e["code"] for e in out["errors"]] == ["wrong_field_count"]  # a file problem names nobody
     assert [w["record"] for w in out["warnings"]] == ["g-ann"]
     assert "invitations_queued" not in out and out["filtered_to_schools"] == ["A"]
+    assert [u["school"] for u in out["unreachable"]] == ["Alder"]  # other schools' families stay out
     assert "1 problem about other schools" in out["notes"][-1]
     assert _report()["schools"][1]["school"] == "B"  # the input is untouched
 
@@ -207,3 +210,13 @@ def test_settings():
     with pytest.raises(ConfigError):
         parse_listen("host:http")
     assert isinstance(s, WebSettings)
+
+
+def test_message_links_for_messaging():
+    from sync.web.links import message_link
+
+    assert message_link("k1", {}) is None  # nothing configured: messages carry no link
+    env = {"ROSTERSYNC_WEB_SECRET": "x" * 32, "ROSTERSYNC_WEB_PUBLIC_URL": "https://web.example.org"}
+    url = message_link("k1", env)
+    assert url.startswith("https://web.example.org/m/k1/")
+    assert link_ok(load_settings(env).key("click"), "k1", url.rsplit("/", 1)[1])
