@@ -80,6 +80,10 @@ def resync_command(ctx, slug, reason, as_json) -> None:
     """Support: a full sync now, ignoring cursors and drops already taken; audited with the reason."""
     if not reason.strip():
         raise InvalidInput("a resync needs a reason")
+    from sync.cli_ops import resync_by_mode
+
+    if resync_by_mode(ctx, slug, reason.strip(), as_json):
+        return  # worker mode: queued ahead of scheduled work, already printed
     app = app_of(ctx)
     _print_outcome(ctx, run_sync(app.engine(), slug, full=True, trigger="resync", requested_by=app.actor_name,
                                  reason=reason.strip()), as_json)

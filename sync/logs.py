@@ -470,6 +470,7 @@ def bind_run_id(run_id: str | int) -> None:
 _CHATTY_LOGGERS = (
     "alembic",  # INFO per migration step and on every context configuration
     "apscheduler",  # INFO on every job start and finish
+    "procrastinate",  # several lines per worker tick at INFO
     "paramiko",  # INFO/DEBUG per SSH channel and packet; DEBUG includes authentication details
     "asyncssh",  # the same, for the test SFTP server
     "sqlalchemy",  # sqlalchemy.engine at INFO logs every statement WITH its parameters: children's names
