@@ -69,8 +69,18 @@ def serve_command(ctx, concurrency, reload_every, relay_every) -> None:
     app = app_of(ctx)
     if mode_of(app.url) == "workers":
         raise ConfigError("ROSTERSYNC_MODE=workers: run `rostersync worker` processes instead of serve")
-    ctx.exit(serve(app.engine(), echo=click.echo, concurrency=concurrency, reload_every=reload_every,
-                   relay_every=relay_every, tz=_timezone()))
+    from sync.web.server import start_from_env
+
+    web = start_from_env(app.engine(), app.url)  # None unless ROSTERSYNC_WEB_LISTEN=HOST:PORT
+    if web:
+        click.echo(f"web app on {web.url}")
+    try:
+        code = serve(app.engine(), echo=click.echo, concurrency=concurrency, reload_every=reload_every,
+                     relay_every=relay_every, tz=_timezone())
+    finally:
+        if web:
+            web.stop()
+    ctx.exit(code)
 
 
 @click.command("worker")

@@ -208,10 +208,10 @@ def _environment() -> jinja2.Environment:
 
 def render_html(report: dict, trend: list[dict] | None = None) -> str:
     """One self-contained page a school leader can read (and print)."""
-    return _environment().get_template("report.html").render(**_page(report, trend or []))
+    return _environment().get_template("report.html").render(**page_context(report, trend or []))
 
 
-def _page(report: dict, trend: list[dict]) -> dict[str, Any]:
+def page_context(report: dict, trend: list[dict]) -> dict[str, Any]:
     status = report.get("status") or "running"
     label = STATUS.get(status, (status.capitalize(),))[0]
     names = _school_names(report)

@@ -87,7 +87,7 @@ def page_context(report: dict, trend: list[dict]) -> dict[str, Any]:
     report_render keeps this function private; it is the one place the web reaches into it, so the web
     page and the download can never disagree (README asks the lead to make it public as page_context).
     """
-    return report_render._page(report, trend)
+    return report_render.page_context(report, trend)
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ def test_counts_from_schools_adds_up_every_action():
 # -- search and filters on the page ------------------------------------------------------------------------
 
 def _page() -> dict:
-    from sync.report_render import _page as page
+    from sync.report_render import page_context as page
 
     return page(_report(), [])
 
