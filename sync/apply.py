@@ -274,8 +274,8 @@ def _bulk_write(session: Session, rows: int, tables: Iterable[str]) -> Iterator[
     A first sync fills empty tables, and until autovacuum gets round to them the planner knows nothing of
     their size: measured, the next night's snapshot then took 13 s instead of 0.3 s for 10,000 students.
 
-    SQLite: a page cache big enough for the write, for the length of it. The default cache is 2 MB; inserting a million rows into indexed tables (an index on student_id
-    takes them in random order) then writes and re-reads the same pages over and over: measured, 600,000
+    SQLite: a page cache big enough for the write, for the length of it. The default cache is 2 MB;
+    inserting a million rows into indexed tables (an index on student_id takes them in random order) then writes and re-reads the same pages over and over: measured, 600,000
     enrollments take 8 s with the default and 3.8 s with 64 MB. About 100 bytes of cache per row written
     (the rows touch two or three B-trees) is enough; it is a cap, taken only as pages are used, and put
     back afterwards so a small run keeps a small process.

@@ -17,6 +17,10 @@ from directory.db import ENV_URL, safe_url
 from directory.errors import ConfigError
 from sync.cli_directory import register as register_directory
 from sync.cli_sync import register as register_sync
+from sync.cli_web import register as register_web
+from sync.cli_ops import register as register_ops
+from sync.cli_bench import register as register_bench
+from sync.cli_messaging import register as register_messaging
 from sync.cli_support import RostersyncGroup, app_of, emit, json_option
 from sync.logs import bind_command_context, configure_logging
 
@@ -86,10 +90,10 @@ def demo(ctx: click.Context, folder: Path, students: int, seed: int, sandbox: bo
 
 register_directory(cli)
 register_sync(cli)
-__import__("sync.cli_web").cli_web.register(cli)  # web, user: the web app and its accounts
-__import__("sync.cli_ops").cli_ops.register(cli)  # serve, worker, status, pause, resume
-__import__("sync.cli_bench").cli_bench.register(cli)  # bench: speed and memory of a sync
-__import__("sync.cli_messaging").cli_messaging.register(cli)  # invitations, announce, messaging, contact
+register_web(cli)
+register_ops(cli)
+register_bench(cli)
+register_messaging(cli)
 
 
 def main() -> None:
