@@ -27,6 +27,7 @@ test: $(STAMP)
 ## measures on PostgreSQL (in a schema of its own, dropped afterwards); BENCH_ARGS=--json for one JSON object.
 bench: $(STAMP)
 	$(BIN)/rostersync bench --students $${STUDENTS:-100000} $(if $(DB),--db $(DB)) $(BENCH_ARGS)
+	$(BIN)/python bench/workers.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

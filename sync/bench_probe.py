@@ -6,8 +6,8 @@ earlier phase; elsewhere the process-wide ``ru_maxrss`` is all there is, and the
 
 Rows written are counted from what the database driver reports for every INSERT, UPDATE and DELETE that
 goes through the engine (``cursor.rowcount``), per table, so "a night with no changes writes nothing" is
-measured rather than inferred from the report. Bulk paths that bypass SQLAlchemy's execution (PostgreSQL
-COPY) report their rows to ``count_rows`` themselves.
+measured rather than inferred from the report. On PostgreSQL the sync's bulk rows are COPYed into a
+temporary staging table (not counted) and moved into the directory by one INSERT ... SELECT (counted).
 """
 
 from __future__ import annotations

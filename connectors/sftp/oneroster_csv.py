@@ -495,8 +495,8 @@ def _people(drop: _Drop, table: Table):
             primary_org = primary_org.strip()
             org_ids = ([primary_org] if primary_org else []) + [org for _, org in roles]
         # Names repeat from family to family: shared strings, like ids (see _id_rows).
-        yield _Person(line, sid, deleted, roles, org_ids, primary_org, intern(given.strip()),
-                      intern(family.strip()), identifier.strip(), email.strip(), sms.strip(), phone.strip(), agents, grades)
+        yield _Person(line, sid, deleted, roles, org_ids, primary_org, intern(given.strip()), intern(family.strip()),
+                      identifier.strip(), email.strip(), sms.strip(), phone.strip(), agents, grades)
 
 
 def _read_users(drop: _Drop, table: Table) -> tuple[list[_Person], list[tuple[str, str, int, str]]]:
