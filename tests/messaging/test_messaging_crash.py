@@ -42,6 +42,13 @@ def test_two_relays_one_killed_mid_batch_deliver_each_invitation_exactly_once(cl
     doomed = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               env={**env, "ROSTERSYNC_FAULT_POINT": point, "ROSTERSYNC_FAULT_AFTER": "5",
                                    "ROSTERSYNC_FAULT_FILE": str(marker)})
+    # The second relay starts once the first is delivering, so both really run at once (on PostgreSQL a
+    # relay that starts a moment earlier can otherwise claim everything and finish before the kill).
+    deadline = time.monotonic() + 60
+    while not _db(db_url, "SELECT COUNT(*) FROM message_deliveries")[0][0]:
+        assert doomed.poll() is None, doomed.stderr.read().decode()
+        assert time.monotonic() < deadline, "the first relay never started delivering"
+        time.sleep(0.02)
     survivor = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
         deadline = time.monotonic() + 120
