@@ -67,11 +67,22 @@ class ApiUnavailable(ApiError):
 def classify(status: int | None, exc: BaseException | None = None) -> str:
     """The action for a response status, or for an exception raised instead of a response."""
     if exc is not None:
+        if isinstance(exc, requests.exceptions.SSLError):
+            return BAD_RESPONSE  # an untrusted certificate stays untrusted: never retried (nor accepted)
         return RETRY if isinstance(exc, TRANSIENT_EXCEPTIONS) else BAD_RESPONSE
     assert status is not None
     if 200 <= status < 300:
         return OK
     return STATUS_ACTIONS.get(status, RETRY if status >= 500 else BAD_RESPONSE)
+
+
+def _exception_detail(exc: BaseException) -> str:
+    """The exception's kind; for TLS, also OpenSSL's reason ("self-signed certificate"), which names no secret."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        reason = re.search(r"certificate verify failed: ([^(]+)", str(exc))
+        return (f"the server's TLS certificate is not trusted ({reason.group(1).strip()})" if reason
+                else "the TLS handshake with the server failed")
+    return type(exc).__name__
 
 
 def safe_url(url: str) -> str:
@@ -195,7 +206,7 @@ class ApiClient:
             except ApiError:
                 raise  # raised by the auth hook itself (an OAuth 2 token request that failed): keep its kind
             except Exception as exc:  # noqa: BLE001 - sorted by the table just below
-                action, status, headers, detail = classify(None, exc), None, {}, type(exc).__name__
+                action, status, headers, detail = classify(None, exc), None, {}, _exception_detail(exc)
             else:
                 action, status, headers, detail = classify(resp.status_code), resp.status_code, resp.headers, \
                     f"HTTP {resp.status_code}"

@@ -50,3 +50,9 @@ class Locked(RostersyncError):
 
 class DatabaseUnavailable(RostersyncError):
     exit_code = 9
+
+
+class Conflict(RostersyncError):
+    """Later changes touched what an operation would change back: a rollback refused without --force."""
+
+    exit_code = 10

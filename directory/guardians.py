@@ -6,6 +6,7 @@ from typing import Iterable
 
 from sqlalchemy import func, select
 
+from directory import run_lock
 from directory.audit import snapshot
 from directory.contacts import Decision, Holder, decide_pair, normalize_email, normalize_phone
 from directory.errors import ContactConflict, Duplicate, InvalidInput
@@ -147,6 +148,9 @@ class GuardianFunctions(Scope):
 
     def mark_joined(self, guardian_id: int) -> Guardian:
         """The platform tells us the guardian signed up (accepted the invitation)."""
+        # A run deciding right now read this guardian as pending and would write the SIS's contacts over the
+        # parent's own: wait for its commit, and keep a run from reading until this one commits.
+        run_lock.wait_for_run(self.session, self.district.id)
         guardian = self.get(Guardian, guardian_id)
         if guardian.state == "joined":
             raise InvalidInput(f"guardian {guardian.id} has already joined")

@@ -84,6 +84,8 @@ class District(Timestamps, Base):
     phone_region: Mapped[str] = mapped_column(String(2), default="US")
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     schedule: Mapped[str | None] = mapped_column(String(100), default=None)
+    # Days an archived student is kept before `rostersync retention` deletes them; None keeps them forever.
+    retention_days: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class School(Timestamps, SourceKey, Base):

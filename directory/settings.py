@@ -52,6 +52,16 @@ def _region(value: str) -> str:
     return v
 
 
+def _days_or_off(value: str) -> int | None:
+    # "off" (or none/never) is a real value here, not a missing one: it means keep archived records forever.
+    v = value.strip().lower()
+    if v in ("off", "none", "never", "forever"):
+        return None
+    if not v.isdigit() or int(v) < 1:
+        raise ValueError("expected a whole number of days of at least 1, or off")
+    return int(v)
+
+
 def _schedule(value: str) -> str:
     # The grammar lives with the scheduler that reads it (sync/schedule.py, pure); imported here, when a
     # value is checked, so the directory package does not load the scheduler to read its settings.
@@ -66,6 +76,7 @@ class Setting:
     parse: Callable[[str], Any]
     default: Any
     meaning: str
+    off_allowed: bool = False  # the value may be None (the setting switched off)
 
 
 SETTINGS: dict[str, Setting] = {
@@ -91,6 +102,10 @@ SETTINGS: dict[str, Setting] = {
     "schedule": Setting("schedule", _schedule, "nightly",
                         "when the district syncs: a five-field cron expression (optionally followed by a "
                         "time zone), every 30s|15m|6h, or nightly (02:00, spread over an hour)"),
+    "retention_days": Setting("retention_days", _days_or_off, None,
+                              "`rostersync retention` deletes students archived more than this many days ago, "
+                              "with their links, messages and guardians left with no student; off keeps them "
+                              "forever", off_allowed=True),
 }
 
 
@@ -104,7 +119,7 @@ def parse_setting(key: str, value: str) -> tuple[str, Any]:
     except ValueError as exc:
         reason = str(exc) if "expected" in str(exc) else "not a valid value"
         raise ConfigError(f"setting {key}: {value!r} is {reason}") from None
-    if parsed in ("", None):
+    if parsed == "" or (parsed is None and not setting.off_allowed):
         raise ConfigError(f"setting {key}: a value is required")
     return setting.column, parsed
 

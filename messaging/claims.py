@@ -62,9 +62,14 @@ def claim(session: Session, item_type: str, owner: str, now: datetime, ttl: time
     due = (select(model.id).where(model.status == "queued",
                                   or_(model.not_before.is_(None), model.not_before <= now), *where)
            .order_by(model.id).limit(limit).with_for_update(skip_locked=True))
-    session.execute(update(model).where(model.id.in_(due.scalar_subquery()), model.status == "queued")
-                    .values(status="claimed", claimed_by=owner, claim_expires_at=now + ttl)
-                    .execution_options(synchronize_session=False))
+    # Two statements, not UPDATE ... WHERE id IN (that SELECT): PostgreSQL may run such a subquery again
+    # for every row it scans (a nested-loop semi-join), each run skipping the rows just locked and taking
+    # the next ones, so one relay claimed the whole queue whatever the batch size.
+    batch = list(session.scalars(due))
+    if batch:
+        session.execute(update(model).where(model.id.in_(batch), model.status == "queued")
+                        .values(status="claimed", claimed_by=owner, claim_expires_at=now + ttl)
+                        .execution_options(synchronize_session=False))
     return list(session.scalars(select(model.id).where(model.claimed_by == owner, model.status == "claimed")
                                 .order_by(model.id)))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from sync.faults import checkpoint as _wait_here
+from sync.faults import wait_here as _wait_here
 
 # provider_accepted: the provider took the message; nothing about it is recorded yet (no log, no row).
 # delivery_logged:   SMTP only: the delivery log has "accepted"; the database does not know yet.

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from directory.db import session_factory
 from directory.models import ACTIVE, Delivery, District, Guardian, utcnow
 from messaging import claims, compose
+from messaging import faults
 from messaging.classify import Outcome
 from messaging.config import MessagingConfig
 from messaging.events import Effect, contact_after
@@ -208,6 +209,7 @@ class Relay:
         while True:
             with self.tx() as s:
                 ids = claims.claim(s, item_type, self.owner, utcnow(), self.ttl, self.batch_size, where)
+            faults.checkpoint("relay_claimed")
             if not ids:
                 with self.tx() as s:
                     if not claims.any_due(s, item_type, utcnow(), where):
@@ -274,6 +276,7 @@ class Relay:
                                item_id=item.id, channel=channel, transport=self.config.transport_of(channel),
                                status="sending", owner=self.owner))
             # Committed: the attempt is on record before the provider sees the message.
+            faults.checkpoint("relay_attempt_recorded")
             try:
                 outcome, provider_id = self.transport(channel).send(message)
             except TransportDown as exc:
@@ -301,6 +304,7 @@ class Relay:
                 self.report.fallbacks += choice.fallback
                 log.info("message_sent", item=item_type, item_id=item_id, channel=channel, delivery_id=delivery.id,
                          fallback=choice.fallback)
+                faults.checkpoint("relay_result_pending")
                 return True
             if outcome.kind == "in_doubt":
                 delivery.status = "in_doubt"

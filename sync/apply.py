@@ -27,6 +27,7 @@ from directory.models import (ACTIVE, ARCHIVED, REMOVED, AuditEntry, Classroom, 
                               Guardian, GuardianLink, Invitation, School, Student, Teacher)
 from messaging import joincodes
 from sync.changes import FIELDS, ChangeSet, Snapshot
+from sync.faults import checkpoint
 
 MODELS = {"schools": School, "teachers": Teacher, "classrooms": Classroom, "students": Student, "guardians": Guardian}
 ENTITY = {"schools": "school", "teachers": "teacher", "classrooms": "classroom", "students": "student",
@@ -211,6 +212,11 @@ class Applier:
         guardian_ids.update(cs.account_keys)
         for key, row_id in list(guardian_ids.items()):
             guardian_ids.setdefault(f"row:{row_id}", row_id)
+        # A link made on an earlier night to an account (not synced itself) that tonight's roster no
+        # longer names is known by the account's row only: without this its removal was skipped, every night.
+        for g, _ in cs.pairs["guardian_links"].removed:
+            if g.startswith("row:"):
+                guardian_ids.setdefault(g, int(g[4:]))
         specs = {
             "enrollments": (Enrollment, "classroom_id", "student_id", self.ids["classrooms"], self.ids["students"]),
             "classroom_teachers": (ClassroomTeacher, "classroom_id", "teacher_id", self.ids["classrooms"],
@@ -246,7 +252,11 @@ class Applier:
                 self._audit("sync.memberships", kind, None, after={
                     "added": sorted([list(p) for p in changes.added]),
                     "removed": sorted([list(p) for p in changes.removed]),
-                    **({"updated": sorted([list(p) for p in changes.updated])} if changes.updated else {})})
+                    **({"updated": sorted([list(p) for p in changes.updated])} if changes.updated else {}),
+                    # [guardian, student, relationship, contact type] as this run set them: what a rollback
+                    # of a later run that removes or changes the link puts back (sync/rollback_plan.py).
+                    **({"values": sorted(([*p, *v] for p, v in {**changes.added, **changes.updated}.items()),
+                                         key=lambda r: r[:2])} if kind == "guardian_links" else {})})
 
     def invitations(self, cs: ChangeSet) -> int:
         guardian_ids = {**self.ids["guardians"], **cs.account_keys}
@@ -314,9 +324,13 @@ def _apply(session: Session, district_id: int, source: str, run_id: int, now: da
     applier = Applier(session, district_id, source, run_id, now, snapshot)
     for kind in ("schools", "teachers", "classrooms", "students", "guardians"):
         applier.entities(kind, cs)
+    checkpoint("entities_written")
     applier.pairs(cs)
+    checkpoint("memberships_written")
     for kind in ("guardians", "students", "classrooms", "teachers", "schools"):
         applier.archive(kind, cs)
+    checkpoint("archives_written")
     queued = applier.invitations(cs)
+    checkpoint("invitations_written")
     applier.flush_audit()
     return queued

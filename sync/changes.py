@@ -67,6 +67,10 @@ class Snapshot:
     enrollments: set[tuple[str, str]] = field(default_factory=set)  # (classroom key, student key)
     classroom_teachers: set[tuple[str, str]] = field(default_factory=set)  # (classroom key, teacher key)
     links: dict[tuple[str, str], tuple] = field(default_factory=dict)  # (guardian key, student key) -> (rel, type)
+    # Links made by hand (no source), same keys (a student not synced yet as "row:ID"): the sync never
+    # removes them (stickiness), but they are there, so a roster naming them again adds nothing and
+    # sends no "added to a class" notice.
+    manual_links: set[tuple[str, str]] = field(default_factory=set)
     active_students_by_school: dict[str, int] = field(default_factory=dict)  # school key -> count
 
 

@@ -21,6 +21,8 @@ from sync.cli_web import register as register_web
 from sync.cli_ops import register as register_ops
 from sync.cli_bench import register as register_bench
 from sync.cli_messaging import register as register_messaging
+from sync.cli_rollback import register as register_rollback
+from sync.cli_retention import register as register_retention
 from sync.cli_support import RostersyncGroup, app_of, emit, json_option
 from sync.logs import bind_command_context, configure_logging
 
@@ -94,6 +96,8 @@ register_web(cli)
 register_ops(cli)
 register_bench(cli)
 register_messaging(cli)
+register_rollback(cli)
+register_retention(cli)
 
 
 def main() -> None:

@@ -56,6 +56,11 @@ def _diff_kind(changes: KindChanges, kind: str, existing: dict[str, Row], incomi
             else:
                 changes.creates.append((key, values))
             continue
+        if key in protected:
+            # Its row had an error (a bad birth date, a value too long): what the directory holds is kept
+            # as it is, rather than updated from a row known to be wrong.
+            changes.unchanged += row.active
+            continue
         if not row.active:
             changes.restores.append((row.row_id, key))
         changed = {f: (old, new) for f, old, new in zip(FIELDS[kind], row.values, values) if old != new}
@@ -193,12 +198,21 @@ def _diff_guardians(cs, snapshot, batch, settings, complete, protected, known_st
     changes = cs.kinds["guardians"]
     rekey: dict[str, str] = {}  # identity in snapshot.links -> key used by this run
     incoming_links: dict = {}
+    adopted_students = {f"row:{row_id}": key for row_id, key, _ in cs.kinds["students"].adopts}
+    hand_made = {(g, adopted_students.get(s, s)) for g, s in snapshot.manual_links}
+    # Contacts a synced guardian gives up in this run (the SIS moved them, and the district lets the sync
+    # change a joined guardian's): their old holder is no account to link another family's children to.
+    given_up = {(key, v) for key, g in merged.items() if (row := existing.get(key)) is not None
+                and (not row.joined or settings.sync_updates_joined_contacts)
+                for v in row.values[2:] if v and v not in g.values[2:]}
     for key, g in merged.items():
         values = g.values
         row = existing.get(key)
         if row is None:
             email_holder = snapshot.holders_by_email.get(values[2]) if values[2] else None
             phone_holder = snapshot.holders_by_phone.get(values[3]) if values[3] else None
+            email_holder, phone_holder = (None if h is None or (h.key, v) in given_up else h
+                                          for h, v in ((email_holder, values[2]), (phone_holder, values[3])))
             account = next((h for h in (email_holder, phone_holder) if h is not None and h.joined), None)
             manual = next((h for h in (email_holder, phone_holder) if h is not None and h.key is None), None)
             if account is not None:
@@ -209,7 +223,8 @@ def _diff_guardians(cs, snapshot, batch, settings, complete, protected, known_st
                     cs.problems.append(_problem("email_phone_conflict", account_conflict_message(), g.key
                                                 if not g.key.startswith(("email:", "phone:")) else None))
                 for student, extra in g.links.items():
-                    if (identity, student) not in snapshot.links and (identity, student) not in incoming_links:
+                    if (identity, student) not in snapshot.links and (identity, student) not in incoming_links \
+                            and (identity, student) not in hand_made:
                         cs.invitations.append((identity, "added", student))
                     incoming_links.setdefault((identity, student), extra)
                 continue
@@ -249,17 +264,23 @@ def _diff_guardians(cs, snapshot, batch, settings, complete, protected, known_st
     removed_explicitly = {pair for pair in existing_links if pair[0] in deleted}
     _diff_pairs(cs.pairs["guardian_links"], existing_links, incoming_links, removed_explicitly,
                 "guardians" in complete, protected)
+    # A link the school made by hand and the SIS names too is already there (apply would skip it):
+    # adding it again would report a change, and write an audit entry, on every run.
+    by_hand = {(rekey.get(g, g), s) for g, s in hand_made}
+    for pair in by_hand.intersection(cs.pairs["guardian_links"].added):
+        del cs.pairs["guardian_links"].added[pair]
     for pair, extra in incoming_links.items():
         if pair in existing_links and existing_links[pair] != extra:
             cs.pairs["guardian_links"].updated[pair] = extra
-    _remove_orphans(cs, existing, existing_links)
+    _remove_orphans(cs, existing, existing_links, by_hand)
 
 
-def _remove_orphans(cs: ChangeSet, existing: dict, existing_links: dict) -> None:
-    """A synced guardian left with no student (their only child left) is removed, as by hand."""
+def _remove_orphans(cs: ChangeSet, existing: dict, existing_links: dict, by_hand: set) -> None:
+    """A synced guardian left with no student (their only child left) is removed, as by hand; one still
+    linked by hand to a student is not left with none."""
     links = cs.pairs["guardian_links"]
     remaining: dict[str, int] = {}
-    for g, _ in existing_links:
+    for g, _ in [*existing_links, *by_hand]:
         remaining[g] = remaining.get(g, 0) + 1
     for g, _ in links.removed:
         remaining[g] -= 1

@@ -186,6 +186,18 @@ _PHONE_TRUNK0 = re.compile(
     + _PHONE_END
 )
 
+# 10. A value that prose names as a birth date: "birth date '2013-02-31' is not a date", "date of birth:
+#     2013-02-17", "dob=17/02/2013". Error messages quote what was typed so the person can fix it, and those
+#     messages are logged too (command_failed); a child's birth date, even mistyped, is personal, and no
+#     date pattern could tell it from the timestamps every line carries, so the words before it decide.
+#     The value must hold a digit or be quoted, so "the birth date is missing" keeps its "is". Runs last:
+#     nothing before it matches a bare date.
+_BIRTH_DATE = re.compile(
+    r"(?P<name>\b(?:birth[ _-]?date|date[ _-]of[ _-]birth|dob|birthday)[\"']?\s*[:=]?\s*)"
+    + _NOT_DONE + r"(?:'[^'\n]*'|\"[^\"\n]*\"|[^\s,;)}\]]*\d[^\s,;)}\]]*)",
+    re.IGNORECASE,
+)
+
 
 def _keep_scheme(match: re.Match[str]) -> str:
     scheme = match.group("scheme")
@@ -193,7 +205,8 @@ def _keep_scheme(match: re.Match[str]) -> str:
 
 
 # Order: credentials inside URLs and headers first (1-5), then addresses (6, after 1 for the reason given
-# there), then phone numbers (7-9) last, so an address like 5555550123@sms.example.org goes as one [email].
+# there), then phone numbers (7-9), so an address like 5555550123@sms.example.org goes as one [email]; birth
+# dates named in prose (10) last.
 _TEXT_RULES: tuple[tuple[re.Pattern[str], Any], ...] = (
     (_URL_USERINFO, rf"\g<scheme>{REDACTED}@"),
     (_AUTH_HEADER, _keep_scheme),
@@ -204,6 +217,7 @@ _TEXT_RULES: tuple[tuple[re.Pattern[str], Any], ...] = (
     (_PHONE_E164, PHONE),
     (_PHONE_NANP, PHONE),
     (_PHONE_TRUNK0, PHONE),
+    (_BIRTH_DATE, rf"\g<name>{REDACTED}"),
 )
 
 # Key names. A key is split into lower-case words (camelCase and any punctuation split it: "apiKey",

@@ -58,6 +58,7 @@ STATUS = {  # label, badge colour (white text on each passes WCAG AA for normal 
     "held": ("Held for approval", "#9a6700"),
     "failed": ("Failed", "#cf222e"),
     "running": ("Still running", "#57606a"),
+    "rolled_back": ("Rolled back", "#8250df"),
 }
 UNKNOWN_STATUS_COLOUR = "#57606a"
 

@@ -22,8 +22,9 @@ from sqlalchemy.engine import Engine
 
 from connectors.http import ApiCredentialsError, ApiError
 from connectors.sftp.csv_reader import DropError as CsvDropError
+from connectors.sftp.csv_reader import paused_gc
 from connectors.sftp.drops import DropConfigError, DropError
-from directory import audit
+from directory import audit, run_lock
 from directory.audit import Actor
 from directory.db import session_factory, transaction
 from directory.districts import get_district
@@ -35,6 +36,7 @@ from sync.changes import DiffSettings
 from sync.diff import diff
 from messaging.unreachable import unreachable_by_school
 from sync.faults import checkpoint
+from sync.quiet_night import cursor_entries, skippable_content
 from sync.logs import bind_district, bind_run_id
 from sync.report import empty_report, per_school, set_directory_state, split_problems
 from sync.snapshot import load_snapshot
@@ -96,6 +98,8 @@ def run_sync(engine: Engine, slug: str, *, dry_run: bool = False, full: bool = F
         state = s.get(SyncState, district.id)
         cursor = (state.cursor or {}).get("api") if state else None
         settings = diff_settings(district)
+        last_content = None if dry_run or full else skippable_content(s, district.id, state and state.cursor,
+                                                                         settings)
         run_id, started = run.id, run.started_at
     bind_district(slug)
     bind_run_id(run_id)
@@ -105,7 +109,7 @@ def run_sync(engine: Engine, slug: str, *, dry_run: bool = False, full: bool = F
     log.info("sync_started", source=source, dry_run=dry_run, full=full, trigger=trigger)
     t0 = time.monotonic()
     try:
-        with pull(source, config, cursor, full) as pulled:
+        with pull(source, config, cursor, full, last_content) as pulled:
             report["drop"] = {"source": pulled.description, "fingerprint": pulled.fingerprint,
                               "files": pulled.files, "ignored": pulled.ignored}
             if pulled.fingerprint is None:
@@ -113,7 +117,8 @@ def run_sync(engine: Engine, slug: str, *, dry_run: bool = False, full: bool = F
             report["notes"].extend(pulled.notes)
             log.info("drop_read", files=len(pulled.files), records=pulled.batch.counts())
             outcome = _decide_and_apply(factory, district_id, slug, source, run_id, holder, settings, pulled,
-                                        report, dry_run=dry_run, full=full)
+                                        report, dry_run=dry_run, full=full, started=started)
+            checkpoint("committed")
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the run, then re-sorted below
         return _fail(factory, district_id, run_id, holder, report, exc)
     log.info("sync_finished", status=outcome.status, seconds=round(time.monotonic() - t0, 2),
@@ -122,23 +127,32 @@ def run_sync(engine: Engine, slug: str, *, dry_run: bool = False, full: bool = F
 
 
 def _decide_and_apply(factory, district_id, slug, source, run_id, holder, settings, pulled, report, *, dry_run,
-                      full) -> RunOutcome:
+                      full, started) -> RunOutcome:
     batch = pulled.batch
     report["mode"] = batch.mode
     checkpoint("pulled")
     with transaction(factory) as s:
+        run_lock.hold_for_run(s, district_id)  # a guardian joining waits until this commits (directory/run_lock.py)
         taken = None if pulled.fingerprint is None else s.scalar(
             select(TakenDrop.run_id).where(TakenDrop.district_id == district_id,
                                            TakenDrop.fingerprint == pulled.fingerprint))
-        if taken is not None and not full and not dry_run:
-            report["notes"].append(f"this drop was already applied by run {taken}: nothing to do "
-                                   "(`rostersync resync` applies it again)")
+        if pulled.unchanged:
+            # The records the last run applied, and nothing else moved since (sync/quiet_night.py). An older
+            # drop seen again is read and compared like any other: the directory may have moved on since.
+            last = (s.get(SyncState, district_id).cursor or {}).get("last_run_id")
+            report["notes"].append(f"this drop holds the records already applied by run {last}: nothing to do "
+                                   "(`rostersync resync` reads and compares it again)")
             set_directory_state(report, "unchanged")
             return _finish(s, district_id, run_id, holder, report, "succeeded")
 
-        snapshot = load_snapshot(s, district_id, source)
-        protected = frozenset(p.record for p in batch.problems if p.severity == "error" and p.record)
-        cs = diff(snapshot, batch, settings, protected)
+        # Millions of tuples and records, none in a cycle: the cyclic collector would only walk them again
+        # and again as they pile up (as while reading the drop; see csv_reader.paused_gc).
+        with paused_gc():
+            snapshot = load_snapshot(s, district_id, source)
+            checkpoint("snapshot_loaded")
+            protected = frozenset(p.record for p in batch.problems if p.severity == "error" and p.record)
+            cs = diff(snapshot, batch, settings, protected)
+            checkpoint("diffed")
         student_school = {k: r.values[0] for k, r in snapshot.rows["students"].items()}
         decision = guard.decide(cs, snapshot, student_school, settings.archive_threshold_pct)
         held = None
@@ -157,7 +171,7 @@ def _decide_and_apply(factory, district_id, slug, source, run_id, holder, settin
         names.update({r.external_id: r.name for r in batch.schools})
         report["schools"] = per_school(cs, snapshot, names, report.get("held", {}).get("students") and
                                        [h["id"] for h in report["held"]["students"]] or [])
-        checkpoint("diffed")
+        checkpoint("guard_decided")
         log.info("diff_computed", counts=report["counts"], held=held is not None, problems=len(errors) + len(warnings))
         report["unreachable"] = unreachable_by_school(s, district_id)
         if dry_run:
@@ -177,6 +191,7 @@ def _decide_and_apply(factory, district_id, slug, source, run_id, holder, settin
         state = s.get(SyncState, district_id)
         state.cursor = {**(state.cursor or {}), "last_run_id": run_id,
                         **({"last_drop": pulled.fingerprint} if pulled.fingerprint else {}),
+                        **cursor_entries(pulled.content, settings, started),
                         **({"api": pulled.cursor} if pulled.cursor is not None else {})}
         set_directory_state(report, "held" if held else ("unchanged" if cs.is_empty() else "updated"))
         checkpoint("applied")

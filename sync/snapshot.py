@@ -102,11 +102,15 @@ def load_snapshot(session: Session, district_id: int, source: str) -> Snapshot:
         SELECT c.external_id, t.external_id FROM classroom_teachers ct
         JOIN classrooms c ON c.id = ct.classroom_id JOIN teachers t ON t.id = ct.teacher_id
         WHERE c.district_id = {p} AND ct.source = {p}""", district_id, source))
-    for g_id, g_key, g_source, s_key, relationship, contact_type in _plain(session, """
-            SELECT g.id, g.external_id, g.source, st.external_id, gl.relationship, gl.contact_type
+    for g_id, g_key, g_source, s_id, s_key, s_source, relationship, contact_type, l_source in _plain(session, """
+            SELECT g.id, g.external_id, g.source, st.id, st.external_id, st.source, gl.relationship,
+                   gl.contact_type, gl.source
             FROM guardian_links gl JOIN guardians g ON g.id = gl.guardian_id JOIN students st ON st.id = gl.student_id
-            WHERE st.district_id = {p} AND gl.source = {p}""", district_id, source):
+            WHERE st.district_id = {p} AND (gl.source = {p} OR gl.source IS NULL)""", district_id, source):
         identity = _shared(g_key) if g_source == source else f"row:{g_id}"
+        if l_source is None:  # made by hand; a student the sync may adopt in this run is named by its row
+            snap.manual_links.add((identity, _shared(s_key) if s_source == source else f"row:{s_id}"))
+            continue
         snap.links[(identity, _shared(s_key))] = (relationship, contact_type)
     return snap
 

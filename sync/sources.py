@@ -15,6 +15,7 @@ from typing import Callable, Iterator
 
 from connectors.records import RosterBatch
 from connectors.sftp import drops
+from connectors.sftp.content_key import content_key
 from directory.errors import ConfigError
 
 FILE_FORMATS = ("oneroster-csv", "clever-csv")
@@ -45,6 +46,9 @@ class Pulled:
     cursor: dict | None = None  # API sources: the cursor to save with the data
     notes: list[str] = field(default_factory=list)
     requests: int = 0
+    content: str | None = None  # file drops: the content key (connectors/sftp/content_key.py)
+    # A file drop holding what the district's last run applied: it was not read (see pull_files).
+    unchanged: bool = False
 
 
 API_SOURCES = ("clever", "classlink")
@@ -65,10 +69,15 @@ def _secret(config: dict, key: str, what: str) -> str:
 
 
 @contextmanager
-def pull(source: str, config: dict, cursor: dict | None, full: bool) -> Iterator[Pulled]:
-    """Pull a district's roster from its source: a file drop, or an API (full, or from ``cursor``)."""
+def pull(source: str, config: dict, cursor: dict | None, full: bool,
+         last_content: str | None = None) -> Iterator[Pulled]:
+    """Pull a district's roster from its source: a file drop, or an API (full, or from ``cursor``).
+
+    ``last_content``: the content key of the drop the last run applied, when nothing else could make the
+    same content give a different result (see sync.run); a file drop with that key is fetched, not read.
+    """
     if source in FILE_FORMATS:
-        with pull_files(source, config) as pulled:
+        with pull_files(source, config, None if full else last_content) as pulled:
             yield pulled
         return
     if source == "clever":
@@ -121,15 +130,25 @@ def file_source(source_config: dict):
 
 
 @contextmanager
-def pull_files(source: str, source_config: dict) -> Iterator[Pulled]:
-    """Fetch the drop whole (or raise), read it, yield the batch; the temporary copy goes afterwards."""
+def pull_files(source: str, source_config: dict, last_content: str | None = None) -> Iterator[Pulled]:
+    """Fetch the drop whole (or raise), read it, yield the batch; the temporary copy goes afterwards.
+
+    A drop whose content key is ``last_content`` holds the very records the directory was last synced
+    from: reading and comparing them again could only find nothing to do, so a quiet night (the SIS exports
+    the same data again, whatever its timestamps) costs the download and a hash, not a read and a diff.
+    """
     if source not in FILE_FORMATS:
         raise ConfigError(f"source {source!r} is not a file source")
     required, read = _reader(source)
     with file_source(source_config).fetch(required) as drop:
+        content = content_key(drop.path, drop.files)
+        if last_content is not None and content == last_content:
+            yield Pulled(RosterBatch(source), drop.fingerprint, drop.source_description, dict(drop.files),
+                         [str(i) for i in drop.ignored], content=content, unchanged=True)
+            return
         batch = read(drop.path)
         yield Pulled(batch, drop.fingerprint, drop.source_description, dict(drop.files),
-                     [str(i) for i in drop.ignored])
+                     [str(i) for i in drop.ignored], content=content)
 
 
 def _url(value: str, what: str) -> str:

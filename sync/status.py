@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from directory.models import District, SyncRun, SyncState
 
-SERVED = ("succeeded", "held")  # statuses of a run that did its job; running and failed ones did not
+# Statuses of a run that did its job (a run rolled back later did it too: its slot needs no other run);
+# running and failed ones did not.
+SERVED = ("succeeded", "held", "rolled_back")
 
 
 @dataclass(frozen=True)

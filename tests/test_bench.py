@@ -50,12 +50,15 @@ def test_bench_measures_full_noop_and_delta(figures, db_url):
     # noop: nothing but the run's own record (run row, lease, cursor, the drop taken again)
     assert set(noop) <= BOOKKEEPING and noop.get("sync_runs", 0) >= 1
     assert r["directory_rows_written"]["noop"] == 0
+    # noop_full: the same drop read and compared whole (--full) writes nothing either
+    assert set(r["rows_by_table"]["noop_full"]) <= BOOKKEEPING and r["directory_rows_written"]["noop_full"] == 0
+    assert r["noop_full_s"] > 0
     # delta: a few students changed, left and arrived
     assert 0 < delta["students"] < STUDENTS // 5
     assert 0 < r["directory_rows_written"]["delta"] < r["directory_rows_written"]["full"] // 5
 
     table = render_table(r)
-    for phase in ("floor", "full", "noop", "delta"):
+    for phase in ("floor", "full", "noop", "noop_full", "delta"):
         assert f"\n{phase} " in table
 
 

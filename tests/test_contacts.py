@@ -87,3 +87,29 @@ def test_two_different_guardians_refused_offering_the_account():
 def test_no_contact_at_all_is_invalid():
     with pytest.raises(InvalidInput):
         decide_pair(None, None, None, None)
+
+
+def test_the_fast_north_american_type_lookup_agrees_with_the_library():
+    """The sync's type lookup (directory/contacts.py _TypeLookup) must give phonenumbers' answer for every kind
+    of number: each area code of +1 (including toll-free 8xx, premium 900, Canada and the Caribbean), with
+    exchanges that are valid, reserved (0xx/1xx, 555, 950) and random. A wrong answer would invite a
+    landline by SMS or refuse a mobile."""
+    import random
+
+    import phonenumbers
+
+    from directory.contacts import _NANP_TYPES
+
+    rng = random.Random(8)
+    numbers = []
+    for area in range(200, 1000):
+        for exchange in (rng.randint(200, 999), rng.randint(0, 199), 555, 950, 976):
+            numbers.append(f"{area}{exchange:03d}{rng.randint(0, 9999):04d}")
+    kinds = set()
+    for digits in numbers:
+        expected = phonenumbers.number_type(phonenumbers.PhoneNumber(country_code=1, national_number=int(digits)))
+        assert _NANP_TYPES.number_type(digits) == expected, digits
+        kinds.add(expected)
+    # the sample reaches the answers that matter: valid, unknown, toll-free, premium, personal
+    assert {phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE, phonenumbers.PhoneNumberType.UNKNOWN,
+            phonenumbers.PhoneNumberType.TOLL_FREE, phonenumbers.PhoneNumberType.PREMIUM_RATE} <= kinds

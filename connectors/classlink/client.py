@@ -37,6 +37,8 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urljoin, urlsplit, urlu
 from requests.utils import parse_header_links
 
 from connectors.http import ApiBadResponse, ApiClient, Response, safe_url
+from connectors.paging import only_repeats
+from sync.faults import checkpoint
 
 API_PATHS = {"1.1": "/ims/oneroster/v1p1/", "1.2": "/ims/oneroster/rostering/v1p2/"}
 # What a pull reads, parents before children (the order the mapping needs them in).
@@ -137,6 +139,7 @@ class OneRosterClient:
         if since is not None:
             params["filter"] = iso_filter(since)
         asked: set[str] = set()
+        received: set[str] = set()  # sourcedIds of this collection so far: see connectors/paging.py
         where: _Page | None = _Page(offset=0)
         seen = largest = 0
         while where is not None:
@@ -147,6 +150,11 @@ class OneRosterClient:
                 offset = where.offset or 0
                 resp = self._get(kind, {**params, "offset": offset}, kind, asked)
             items = _items(resp, kind)
+            if only_repeats(items, received, "sourcedId"):
+                raise ApiBadResponse(f"OneRoster {kind}: the page at offset {offset} ({safe_url(resp.url)}) holds "
+                                     "only records already received; the server seems to ignore the offset, so "
+                                     "the pull stops instead of taking part of the collection for all of it")
+            checkpoint("classlink_page")
             seen += len(items)
             yield items
             where = next_page(resp, offset=offset, seen=seen, count=len(items), largest=largest,

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from connectors.classlink.mapping_rows import Roster, ref, refs, required, rows, school, strings, text, why_no_school
+from connectors.agent_links import fits_other_way, mutual_message, mutual_pairs, self_message
 from connectors.records import GuardianLink, GuardianRecord, StudentRecord, TeacherRecord
 
 # The CSV reader's table (connectors.sftp.oneroster_csv._ROLE_KIND); a test keeps the two equal.
@@ -188,8 +189,15 @@ def _teacher(roster: Roster, person: Person, kinds: list[str]) -> None:
 def link_guardians(roster: Roster, guardians: list[Person], pairs: list[tuple[str, str, str]]) -> None:
     """Turn agents, from either side, into GuardianRecord.links, each pair once."""
     links: dict[str, dict[str, None]] = {}
+    named_by: dict[tuple[str, str], str] = {}  # (guardian, student) -> the user whose agents named it
     for student, guardian, side in pairs:
         named, holder = (guardian, student) if side == "student" else (student, guardian)
+        if named == holder:  # see connectors/agent_links.py; a user with both roles says it twice
+            if (holder, holder) not in named_by:
+                named_by[(holder, holder)] = holder
+                roster.problem("agent_self", self_message("agents"), kind="users",
+                               record=holder, field="agents", severity="warning")
+            continue
         if roster.is_rejected("users", named):
             continue  # its own problem says why
         named_kinds = roster.kinds.get(named)
@@ -203,12 +211,19 @@ def link_guardians(roster: Roster, guardians: list[Person], pairs: list[tuple[st
                                kind="users", record=holder, field="agents", severity="warning")
                 continue
         elif wanted not in named_kinds:
+            if fits_other_way(roster.kinds.get(holder, ()), named_kinds, wanted):
+                continue  # read the other way round, the same agent links the two
             expected = "parent/guardian/relative" if wanted == "guardian" else "student"
             roster.problem("agent_not_" + wanted, f"agents names {named}, a {'/'.join(named_kinds)}, not a "
                            f"{expected}; that link is ignored", kind="users", record=holder, field="agents",
                            severity="warning")
             continue
         links.setdefault(guardian, {})[student] = None
+        named_by.setdefault((guardian, student), holder)
+    for a, b in mutual_pairs(links):
+        del links[a][b], links[b][a]
+        roster.problem("agent_cycle", mutual_message(a, b, "agents"), kind="users", record=named_by[(a, b)],
+                       field="agents", severity="warning")
     for person in guardians:
         role = next(r for r, _ in person.roles if r in GUARDIAN_ROLES)
         phone, phone_type = (person.sms, "cell") if person.sms else (person.phone or None, None)

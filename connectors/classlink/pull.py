@@ -22,6 +22,7 @@ from connectors.classlink.client import COLLECTIONS, OneRosterClient, api_root
 from connectors.classlink.mapping import map_roster
 from connectors.classlink.oauth1 import OAuth1Auth
 from connectors.classlink.oauth2 import OAuth2ClientCredentials
+from connectors.fit import fit_batch
 from connectors.http import ApiClient, ApiCredentialsError, safe_url
 from connectors.records import Pull
 
@@ -74,7 +75,9 @@ def pull_oneroster(base_url: str, version: str, client_id: str, client_secret: s
     if not full and cursor is not None and since is None:
         notes.append("the saved cursor had no usable 'since' time; a full pull was made instead")
     collections = {kind: client.collection(kind, since) for kind in COLLECTIONS}
-    batch = map_roster(collections, version, full=since is None)
+    batch = fit_batch(map_roster(collections, version, full=since is None),
+                      {"schools": "orgs", "classrooms": "classes", "teachers": "users", "students": "users",
+                       "guardians": "users"})
 
     token_requests = auth.token_api.requests_made if version == "1.2" else 0
     counts = batch.counts()

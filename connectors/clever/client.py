@@ -24,11 +24,14 @@ from urllib.parse import urlsplit
 import requests
 
 from connectors.http import ApiBadResponse, ApiClient, safe_url
+from connectors.paging import only_repeats
+from sync.faults import checkpoint
 
 DEFAULT_BASE_URL = "https://api.clever.com"
 API_PATH = "/v3.0/"
 PER_MINUTE = 1200  # Clever's documented budget per token
 MAX_LIMIT = 10_000  # Clever answers 413 above it
+MAX_PAGES = 100_000  # a guard against a server that pages forever with fresh links (10^9 records at 10^4 a page)
 
 
 class BearerToken(requests.auth.AuthBase):
@@ -71,9 +74,17 @@ class CleverClient:
         url: str | None = self.api.url(API_PATH + collection)
         query: Mapping[str, Any] | None = {"limit": self.limit, **(params or {})}
         seen: set[str] = set()
+        received: set[str] = set()  # ids of this collection so far: see connectors/paging.py
         while url is not None:
+            if len(seen) >= MAX_PAGES:
+                raise ApiBadResponse(f"Clever GET {safe_url(url)}: more than {MAX_PAGES} pages; stopped")
             response = self.api.get(url, query)
             objects, next_uri = read_page(response.body, where=safe_url(response.url))
+            if only_repeats(objects, received, "id"):
+                raise ApiBadResponse(f"Clever GET {safe_url(response.url)}: the page holds only records already "
+                                     "received; the server seems to ignore starting_after, so the pull stops "
+                                     "instead of looping")
+            checkpoint("clever_page")
             yield objects
             if next_uri is None:
                 return

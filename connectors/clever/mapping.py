@@ -143,6 +143,12 @@ def _contact(uid: str, given: str, family: str, email: str | None, role: dict,
         if not student:
             problems.append(_problem("missing_value", "a student relationship without a student; left out", uid,
                                      "roles.contact.student_relationships", "warning"))
+        elif student == uid:
+            # A user who is both a student and a contact, naming itself: nobody is their own guardian, and
+            # the link would send the student messages about themself.
+            problems.append(_problem("agent_self", "the contact names itself as its student: nobody is their "
+                                     "own guardian; that link is left out", uid,
+                                     "roles.contact.student_relationships", "warning"))
         elif student not in links:
             links[student] = GuardianLink(student_id=student, relationship=_text(rel.get("relationship")) or None,
                                           contact_type=_text(rel.get("type")).lower() or None)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from connectors.clever.client import CleverClient
 from connectors.clever.events import delta_batch
 from connectors.clever.mapping import full_batch
+from connectors.fit import fit_batch
 from connectors.http import ApiBadResponse
 from connectors.records import KINDS, Pull
 
@@ -58,7 +59,7 @@ def _full(client: CleverClient, notes: list[str]) -> Pull:
     schools = client.fetch_all("schools")
     users = client.fetch_all("users")
     sections = client.fetch_all("sections")
-    batch = full_batch(schools, users, sections)
+    batch = fit_batch(full_batch(schools, users, sections))
     batch.complete = frozenset(KINDS)  # reached only when every page of every collection arrived
     description = (f"Clever full pull: {len(schools)} schools, {len(users)} users, {len(sections)} sections "
                    f"in {client.requests_made} requests")
@@ -88,6 +89,7 @@ def _event_id(event: dict) -> str:
 def _delta(client: CleverClient, events: list[dict], last: str, notes: list[str]) -> Pull:
     ids = [_event_id(event) for event in events]  # every event checked before any is used
     batch, summary = delta_batch(events)
+    fit_batch(batch)
     if summary.ignored:
         notes.append("events not used by the directory: " +
                      ", ".join(f"{n} {kind}" for kind, n in sorted(summary.ignored.items())))

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from connectors.records import (ClassroomRecord, EnrollmentRecord, GuardianLink, GuardianRecord, Problem,
                                 RosterBatch, SchoolRecord, StudentRecord, TeacherRecord)
+from connectors.fit import fit_batch
 from connectors.sftp.csv_reader import DropError, Table, find_file, open_table, open_tables, paused_gc
 
 __all__ = ["DropError", "read_clever_drop", "split_contact_name"]
@@ -345,7 +346,9 @@ def read_clever_drop(folder: Path) -> RosterBatch:
     """Read a Clever SFTP CSV drop. Raises ``DropError`` when a required file is missing or a file cannot
     be read (bad encoding, truncated, a header without a required column); the rest becomes Problems."""
     with paused_gc():
-        return _read(Path(folder))
+        return fit_batch(_read(Path(folder)), {"schools": "schools.csv", "classrooms": "sections.csv",
+                                               "teachers": "teachers.csv", "students": "students.csv",
+                                               "guardians": "students.csv"})
 
 
 def _read(folder: Path) -> RosterBatch:

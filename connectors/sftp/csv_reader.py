@@ -108,6 +108,9 @@ def check_encoding(path: Path, file: str) -> None:
     line = 1
     try:
         with path.open("rb") as fh:
+            if fh.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):  # Excel's "Unicode text"
+                raise CsvFormatError("is UTF-16 text, not UTF-8 (save it as CSV UTF-8)", file=file, line=1)
+            fh.seek(0)
             while chunk := fh.read(1 << 20):
                 nul = chunk.find(b"\x00")
                 if nul >= 0:
@@ -178,8 +181,25 @@ def _table(source: Callable[[], TextIO], file: str, columns: Sequence[str],
     return table
 
 
+# Longest physical line read: far above any roster row (a users.csv row is well under 1 KB), and what keeps
+# memory bounded. The csv module takes the file line by line, so a 10 MB cell without a line break would
+# otherwise be read whole (twice: bytes and text) before its field limit could refuse it.
+MAX_LINE = 1 << 20
+
+
+def _lines(fh: TextIO, file: str) -> Iterator[str]:
+    """The physical lines of ``fh``, as iterating it gives them, refusing one longer than ``MAX_LINE``."""
+    number = 0
+    while line := fh.readline(MAX_LINE + 1):
+        number += 1
+        if len(line) > MAX_LINE:
+            raise CsvFormatError(f"the line is longer than {MAX_LINE} characters, far longer than any "
+                                 f"roster row: a huge cell, or not a CSV file?", file=file, line=number)
+        yield line
+
+
 def _read_header(fh: TextIO, file: str) -> tuple[list[str], int]:
-    reader = csv.reader(fh, strict=True)
+    reader = csv.reader(_lines(fh, file), strict=True)
     try:
         raw = next(reader, None)
     except csv.Error as exc:
@@ -191,7 +211,7 @@ def _read_header(fh: TextIO, file: str) -> tuple[list[str], int]:
 
 def _rows(source: Callable[[], TextIO], table: Table, positions: dict[str, list[int]], header_lines: int):
     with source() as fh:
-        reader = csv.reader(fh, strict=True)
+        reader = csv.reader(_lines(fh, table.file), strict=True)
         next(reader)  # the header, already checked
         yield from _data_rows(reader, table, positions, header_lines + 1)
 
@@ -260,10 +280,13 @@ def _quoting_error(exc: csv.Error, file: str, start: int, current: int) -> CsvFo
                               f"ends inside it (truncated upload?)", file=file, line=start)
     if "field larger than field limit" in text:
         # A stray quote swallows the rest of the file into one field until the csv module's limit
-        # (128 KiB, far above any real roster cell) stops it; the module limit is left as it is.
+        # (128 KiB, far above any real roster cell) stops it; the module limit is left as it is. So does a
+        # cell that really is that long (10 MB pasted into a name): the reader cannot tell where such a
+        # cell ends without reading it whole, nor the two cases apart, so the file is refused either way
+        # rather than guessing which rows follow it (a bulk file missing rows would archive them).
         return CsvFormatError(f"a field that starts on line {start} runs on for more than "
-                              f"{csv.field_size_limit()} characters: a stray or unclosed quote?",
-                              file=file, line=start)
+                              f"{csv.field_size_limit()} characters, far longer than any roster value: a "
+                              f"stray or unclosed quote, or a huge cell?", file=file, line=start)
     # e.g. "',' expected after '\"'": text right after a closing quote
     return CsvFormatError(f"malformed quoting ({text})", file=file, line=current)
 

@@ -302,3 +302,20 @@ def _clever_students(batch: RosterBatch, contacts: dict[str, list]):
             yield base + ((link.contact_type or "").title(), contact_name(g.given_name, g.family_name),
                           link.relationship or "", g.phone or "", (g.phone_type or "").title(),
                           g.email or "", g.external_id or "")
+
+
+def restamp_drop(source: Path, target: Path, stamp: str) -> None:
+    """Copy a OneRoster drop with every row's ``dateLastModified`` set to ``stamp``.
+
+    What many SIS exports do every night whether or not anything changed: the same records, new
+    timestamps. Tests and the benchmark use it for "a night with no changes".
+    """
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(Path(source).glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = csv.reader(fh)
+            header = next(rows)
+            at = header.index("dateLastModified") if "dateLastModified" in header else None
+            _write(target / path.name, header, (row if at is None else [*row[:at], stamp, *row[at + 1:]]
+                                                for row in rows))

@@ -31,6 +31,7 @@ ONEROSTER_CSV_REQUIRED = (MANIFEST,)  # the manifest then names the rest
 RequiredFiles = Union[Iterable[str], Callable[[Path], Iterable[str]], None]
 
 _CHUNK = 64 * 1024
+_MAX_MANIFEST = 1 << 20  # read whole for its list of files; a real one is a few hundred bytes
 _MAX_NAME = 255
 
 
@@ -311,12 +312,17 @@ def _raise_if_missing(present: Mapping[str, Entry], needed: Mapping[str, str], s
 
 
 def _read_manifest(target: Path, source: str, ignored: tuple[Ignored, ...]) -> dict[str, str]:
+    if (target / MANIFEST).stat().st_size > _MAX_MANIFEST:
+        return {}  # not a manifest (a real one is a few hundred bytes): the format reader says what is wrong
     try:
         return manifest_required_files((target / MANIFEST).read_text(encoding="utf-8-sig"))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        # Most likely caught mid-upload; a broken manifest is fixed by the next drop either way.
-        raise IncompleteDrop(source, f"{MANIFEST} could not be read ({exc.__class__.__name__}); "
-                             "nothing was taken, try again later", ignored=ignored) from exc
+    except (UnicodeDecodeError, csv.Error):
+        # Not text we can read (UTF-16, a spreadsheet saved as .csv, a runaway quote): waiting will not
+        # fix that, so "incomplete, try again later" would be the wrong answer. The folder is copied
+        # without the manifest's list, and the format reader, which reads the manifest again, refuses the
+        # drop naming the file, the line and what is wrong. (A manifest caught mid-upload is still caught:
+        # the second listing sees it change.)
+        return {}
 
 
 def _copy(folder: DropFolder, entry: Entry, target: Path) -> tuple[int, str]:

@@ -51,7 +51,10 @@ from pathlib import Path
 
 from connectors.records import (ClassroomRecord, EnrollmentRecord, GuardianLink, GuardianRecord, Problem,
                                 RosterBatch, SchoolRecord, StudentRecord, TeacherRecord)
+from connectors.agent_links import fits_other_way, mutual_message, mutual_pairs, self_message
+from connectors.fit import fit_batch
 from connectors.sftp.csv_reader import DropError, Table, find_file, open_table, open_tables, paused_gc
+from sync.faults import checkpoint
 
 __all__ = ["DropError", "read_oneroster_drop"]
 
@@ -92,6 +95,8 @@ _ROLE_KIND = {
     "systemadministrator": None,
 }
 _GUARDIAN_ROLES = frozenset(("parent", "guardian", "relative"))
+_FILES = {"schools": "orgs.csv", "classrooms": "classes.csv", "teachers": "users.csv", "students": "users.csv",
+          "guardians": "users.csv"}  # where each kind's records come from, for connectors.fit's problems
 _SESSION_TYPES = {"gradingperiod", "semester", "schoolyear", "term"}
 
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})\Z")
@@ -612,8 +617,15 @@ def _link_guardians(drop: _Drop, guardians: list[_Person], pairs: list[tuple[str
     rejected = drop.rejected.get("users", {})
     kinds = drop.kinds
     links: dict[str, dict[str, None]] = {}
+    where: dict[tuple[str, str], tuple[int, str]] = {}  # (guardian, student) -> line and user that named it
     for student, guardian, line, side in pairs:
         named, holder = (guardian, student) if side == "student" else (student, guardian)
+        if named == holder:  # see connectors/agent_links.py; a user with both roles says it twice
+            if (holder, holder) not in where:
+                where[(holder, holder)] = (line, holder)
+                drop.problem("agent_self", self_message("agentSourcedIds"), stem="users", line=line, record=holder,
+                             field="agentSourcedIds", severity="warning")
+            continue
         if named in rejected:
             continue  # its own row's problem says why
         named_kinds = kinds.get(named)
@@ -628,12 +640,20 @@ def _link_guardians(drop: _Drop, guardians: list[_Person], pairs: list[tuple[str
                              severity="warning")
                 continue
         elif wanted not in named_kinds:
+            if fits_other_way(kinds.get(holder, ()), named_kinds, wanted):
+                continue  # read the other way round, the same agent links the two
             expected = "parent/guardian/relative" if wanted == "guardian" else "student"
             drop.problem("agent_not_" + wanted, f"agentSourcedIds names {named}, a {'/'.join(named_kinds)}, "
                          f"not a {expected}; that link is ignored", stem="users", line=line, record=holder,
                          field="agentSourcedIds", severity="warning")
             continue
         links.setdefault(guardian, {})[student] = None
+        where.setdefault((guardian, student), (line, holder))
+    for a, b in mutual_pairs(links):
+        del links[a][b], links[b][a]
+        line, holder = where[(a, b)]
+        drop.problem("agent_cycle", mutual_message(a, b, "agentSourcedIds"), stem="users", line=line,
+                     record=holder, field="agentSourcedIds", severity="warning")
     for person in guardians:
         role = next(r for r, _ in person.roles if r in _GUARDIAN_ROLES)
         phone, phone_type = (person.sms, "cell") if person.sms else (person.phone or None, None)
@@ -726,7 +746,7 @@ def read_oneroster_drop(folder: Path) -> RosterBatch:
     Everything else becomes a ``Problem`` in the batch, with file, line, record and field.
     """
     with paused_gc():
-        return _read(Path(folder))
+        return fit_batch(_read(Path(folder)), _FILES)
 
 
 def _read(folder: Path) -> RosterBatch:
@@ -763,6 +783,7 @@ def _read(folder: Path) -> RosterBatch:
             guardians, pairs = _read_users(drop, tables[stem])
         else:
             _READERS[stem](drop, tables[stem])
+        checkpoint("csv_file_parsed")
     _link_guardians(drop, guardians, pairs)
     _check_orphans(drop)
     return _finish(drop)

@@ -38,6 +38,7 @@ from .drops import (
     fetch_drop,
 )
 from .hostkeys import HostKeyPin, describe_key, parse_pins, preferred_host_key_types
+from sync.faults import checkpoint
 
 _CHUNK = 64 * 1024
 # Errors that mean the connection itself broke (dropped, reset, timed out), whatever the operation.
@@ -183,6 +184,7 @@ class _SftpFolder:
             if exc.errno == errno.ENOENT:
                 raise DropFolderMissing(self._source, "the folder does not exist on the server") from exc
             raise DropFolderMissing(self._source, f"the folder could not be listed ({exc})") from exc
+        checkpoint("sftp_listed")
         return [Entry(a.filename, a.st_size, a.st_mtime,
                       # a server that omits permissions gets the benefit of the doubt: reading a
                       # folder as a file fails loudly anyway
@@ -199,6 +201,8 @@ class _SftpFolder:
                     src.prefetch(entry.size)
                 while chunk := src.read(_CHUNK):
                     yield chunk
+                    checkpoint("sftp_mid_file")
+                checkpoint("sftp_file_fetched")
         except _CONNECTION_LOST as exc:
             raise _lost(self._source, f"downloading {entry.name!r}", exc) from exc
         except paramiko.SFTPError as exc:

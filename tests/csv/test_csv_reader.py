@@ -99,8 +99,10 @@ def test_nul_byte_is_refused_with_its_line(tmp_path):
 
 
 def test_utf16_file_is_refused(tmp_path):
-    with pytest.raises(CsvFormatError, match="NUL"):
+    with pytest.raises(CsvFormatError, match="is UTF-16 text"):  # with its byte order mark
         open_table(write(tmp_path, "id,name\n1,a\n".encode("utf-16")), ("id",))
+    with pytest.raises(CsvFormatError, match="NUL"):  # without one, its NUL bytes give it away
+        open_table(write(tmp_path, "id,name\n1,a\n".encode("utf-16-le")), ("id",))
 
 
 def test_truncated_file_inside_a_quote_names_the_line_where_the_quote_opened(tmp_path):
