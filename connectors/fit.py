@@ -37,7 +37,7 @@ LIMITS: dict[str, tuple[tuple[str, int, bool], ...]] = {
                  ("family_name", NAME_LIMIT, True), ("email", 320, False)),
     "classrooms": (("external_id", ID_LIMIT, True), ("name", 200, True)),
     "students": (("external_id", ID_LIMIT, True), ("given_name", NAME_LIMIT, True),
-                 ("family_name", NAME_LIMIT, True), ("student_number", 64, False), ("grade", 16, False)),
+                 ("family_name", NAME_LIMIT, True), ("student_number", 64, False), ("grade", 32, False)),
     "guardians": (("external_id", ID_LIMIT, True), ("given_name", NAME_LIMIT, True),
                   ("family_name", NAME_LIMIT, True)),
 }

@@ -145,7 +145,7 @@ class Student(Timestamps, SourceKey, Base):
     family_name: Mapped[str] = mapped_column(String(100))
     student_number: Mapped[str | None] = mapped_column(String(64), default=None)
     birth_date: Mapped[str | None] = mapped_column(String(10), default=None)
-    grade: Mapped[str | None] = mapped_column(String(16), default=None)
+    grade: Mapped[str | None] = mapped_column(String(32), default=None)
     status: Mapped[str] = mapped_column(String(16), default=ACTIVE)
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 

@@ -88,8 +88,11 @@ def run_sync(engine: Engine, slug: str, *, dry_run: bool = False, full: bool = F
         s.flush()
         busy = lease.acquire(s, district.id, holder, run.id)
         if busy is not None:
-            raise RunInProgress(f"a sync of {slug} is already in progress (run {busy.run_id} on "
-                                f"{busy.holder.rsplit(':', 1)[0]}); try again when it has finished")
+            host = busy.holder.rsplit(":", 1)[0]
+            # The lease is also held by a rollback or a retention purge, which have no run of their own.
+            what = f"a sync of {slug} is already in progress (run {busy.run_id} on {host})" if busy.run_id \
+                else f"{slug} is being changed by a rollback or retention purge on {host}"
+            raise RunInProgress(f"{what}; try again when it has finished")
         if trigger == "resync":
             audit.record(s, Actor("support", requested_by or "unknown", reason=reason), "sync.resync", "district",
                          district.id, district.id, after={"run_id": run.id})

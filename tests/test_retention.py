@@ -270,7 +270,9 @@ def test_upgrading_to_0005_keeps_every_district_and_leaves_retention_off(db_url)
                              "excluded_contact_types, max_guardians_per_student, phone_region, paused, created_at, "
                              "updated_at) VALUES ('old', 'Old USD', '{}', 'email', true, 10, true, false, '[]', 6, "
                              "'US', false, :t, :t)"), {"t": utcnow()})
-    assert migrate.upgrade(engine) == ("0004", "0005")
+    assert migrate.upgrade(engine) == ("0004", "0006")  # 0005 retention, 0006 a wider grade
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT slug, retention_days FROM districts")).all() == [("old", None)]
+    grade = next(c for c in sa.inspect(engine).get_columns("students") if c["name"] == "grade")
+    assert grade["type"].length == 32  # Clever's "TransitionalKindergarten" fits
     engine.dispose()

@@ -241,6 +241,10 @@ def test_second_sync_while_one_runs_is_refused(cli, synced, db_url):
                                               lease_expires_at=__import__("datetime").datetime(2999, 1, 1)))
     r = cli("sync", "maple", code=1)
     assert "already in progress" in r.stderr and "otherhost" in r.stderr
+    with engine.begin() as conn:  # a retention purge holds it: no run of its own to name
+        conn.execute(update(SyncState).values(lease_run_id=None))
+    r = cli("sync", "maple", code=1)
+    assert "rollback or retention purge on otherhost" in r.stderr and "run None" not in r.stderr
     engine.dispose()
 
 
