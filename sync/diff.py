@@ -17,7 +17,7 @@ from connectors.records import RosterBatch
 from directory.contacts import ContactNormalizer
 from sync import adopt
 from sync.changes import FIELDS, ChangeSet, DiffSettings, KindChanges, PairChanges, Row, Snapshot
-from sync.diff_guardians import _problem, account_conflict_message, merge_guardians
+from sync.diff_guardians import _problem, account_conflict_message, limit_with_existing, merge_guardians
 
 
 def effective_complete(batch: RosterBatch, problems: list[dict]) -> set[str]:
@@ -195,6 +195,8 @@ def _diff_guardians(cs, snapshot, batch, settings, complete, protected, known_st
     known_phones = {row.values[3] for row in existing.values() if row.values[3]} | snapshot.holders_by_phone.keys()
     merged, deleted = merge_guardians(batch.guardians, settings, known_students, cs.problems, protected,
                                       ContactNormalizer(settings.phone_region, known_phones))
+    if "guardians" not in complete:
+        limit_with_existing(merged, deleted, snapshot.links, settings.max_guardians_per_student, cs.problems)
     changes = cs.kinds["guardians"]
     rekey: dict[str, str] = {}  # identity in snapshot.links -> key used by this run
     incoming_links: dict = {}

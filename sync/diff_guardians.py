@@ -132,6 +132,38 @@ def _limit_per_student(merged: dict[str, IncomingGuardian], limit: int, problems
         del merged[key]
 
 
+def limit_with_existing(merged: dict[str, IncomingGuardian], deleted: set[str], links, limit: int,
+                        problems: list[dict]) -> None:
+    """The per-student limit for a delta, counting the guardians a student already has.
+
+    A delta names only what changed, so ``_limit_per_student`` alone would let each night add guardians
+    beyond the limit. Links the directory holds stay (a delta never removes them); new ones are kept
+    while there is room, in the order the SIS gave them, and the rest reported.
+    """
+    existing: dict[str, set[str]] = {}
+    for guardian_key, student in links:
+        existing.setdefault(student, set()).add(guardian_key)
+    new_links: dict[str, list[str]] = {}
+    for key, g in merged.items():
+        for student in g.links:
+            if key not in existing.get(student, ()):
+                new_links.setdefault(student, []).append(key)
+    for student, keys in new_links.items():
+        room = max(limit - len(existing.get(student, set()) - deleted), 0)
+        if len(keys) <= room:
+            continue
+        problems.append(_problem("too_many_guardians",
+                                 f"student {student} would have {len(existing.get(student, set()) - deleted) + len(keys)} "
+                                 f"guardians, more than the district's limit of {limit}; "
+                                 f"{'only the first ' + str(room) + ' new ones were' if room else 'no new one was'} added",
+                                 student, "guardians"))
+        for key in keys[room:]:
+            merged[key].links.pop(student, None)
+    linked = {guardian_key for keys in existing.values() for guardian_key in keys}
+    for key in [k for k, g in merged.items() if not g.links and k not in linked]:
+        del merged[key]  # a new guardian left with no student is not added
+
+
 def account_conflict_message() -> str:
     return (f"{PAIR_REFUSED}: one of them already belongs to an account, so that account was linked instead; "
             "the parent adds the other contact in their account settings")

@@ -110,9 +110,15 @@ def run_resync(engine: Engine, slug: str, reason: str | None, requested_by: str 
     return run_sync(engine, slug, full=True, trigger="resync", requested_by=requested_by, reason=reason)
 
 
-def build_app(url: str, settings: WorkerSettings, engine: Engine) -> procrastinate.App:
-    """The procrastinate app with rostersync's tasks; the same for workers and for processes that defer."""
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(url)))
+def build_app(url: str, settings: WorkerSettings, engine: Engine, connections: int | None = None) -> procrastinate.App:
+    """The procrastinate app with rostersync's tasks; the same for workers and for processes that defer.
+
+    ``connections`` caps the app's connection pool: a command that only queues a job needs one, where the
+    pool's default opens four (twenty resyncs queued at once by a script would take 80 of PostgreSQL's
+    default 100 connections).
+    """
+    pool = {"min_size": connections, "max_size": connections} if connections else {}
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(url), **pool))
     # RunInProgress: a manual sync (or a run whose process died on another machine, until its lease
     # expires) holds the district; retry for longer than the lease's two hours. DatabaseUnavailable: a
     # failover or restart of PostgreSQL.
@@ -200,7 +206,7 @@ def queue_resync(url: str, engine: Engine, slug: str, reason: str, requested_by:
         busy = lease.current(s, district.id)
         district_id = district.id
     ensure_queue_schema(engine)
-    app = build_app(url, WorkerSettings(), engine)
+    app = build_app(url, WorkerSettings(), engine, connections=1)
     with app.open():
         task = app.tasks[SYNC_TASK]
         try:
@@ -223,7 +229,7 @@ def queued_counts(url: str, engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         if conn.scalar(text("SELECT to_regclass('procrastinate_jobs')")) is None:
             return {}
-    app = build_app(url, WorkerSettings(), engine)
+    app = build_app(url, WorkerSettings(), engine, connections=1)
     prefix = district_lock("")
     with app.open():
         return {row["name"][len(prefix):]: row["todo"] for row in app.job_manager.list_locks(task=SYNC_TASK)

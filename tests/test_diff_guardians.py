@@ -390,3 +390,19 @@ def test_guardians_settle_after_one_sync(settings):
     cs = diff(snap, b, settings)
     again = diff(applied(snap, cs), copy.deepcopy(b), settings)
     assert again.is_empty() and again.invitations == []
+
+
+def test_a_delta_cannot_add_guardians_beyond_the_limit():
+    """The per-student limit counts the guardians a student already has: a delta names only what changed,
+    and each night's delta could otherwise add one more."""
+    one = dataclasses.replace(DEFAULTS, max_guardians_per_student=1)
+    snap = synced(family(guardian("g1", ["s1"], email=MUM_EMAIL)), one)
+    cs = diff(snap, delta(guardians=[guardian("g2", ["s1", "s2"], email="d@example.org")]), one)
+    assert set(links_added(cs)) == {("g2", "s2")}  # s2 had room, s1 did not
+    assert [p["record"] for p in problems(cs, "too_many_guardians")] == ["s1"]
+    cs = diff(snap, delta(guardians=[guardian("g3", ["s1"], email="x@example.org")]), one)
+    assert not guardians_created(cs) and not links_added(cs)  # nobody made for no student
+    # a guardian deleted in the same delta makes room
+    cs = diff(snap, delta(guardians=[guardian("g1", [], deleted=True), guardian("g3", ["s1"], email="x@example.org")]),
+              one)
+    assert set(links_added(cs)) == {("g3", "s1")} and problems(cs, "too_many_guardians") == []

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
+import re
 import shutil
 import tempfile
 import unicodedata
@@ -256,13 +258,51 @@ def fetch_drop(open_folder: Callable[[], AbstractContextManager[DropFolder]], re
     The source (an SSH connection) is closed before the caller gets the drop: parsing may take a
     while and needs only the local copy.
     """
-    target = Path(tempfile.mkdtemp(prefix="rostersync-drop-", dir=workdir))
+    parent = Path(workdir or tempfile.gettempdir())
+    remove_stale_copies(parent)
+    # The process id in the name lets a later run find the copy of a process that was killed (a drop holds
+    # every family's contacts: it must not stay on disk) and tell it from a copy still being read.
+    target = Path(tempfile.mkdtemp(prefix=f"rostersync-drop-{os.getpid()}-", dir=parent))
     try:
         with open_folder() as folder:
             drop = take_drop(folder, target, required, source)
         yield drop
     finally:
         shutil.rmtree(target, ignore_errors=True)
+
+
+_COPY_NAME = re.compile(r"rostersync-drop-(\d+)-")
+
+
+def stale_copies(names: Iterable[str], alive: Callable[[int], bool]) -> list[str]:
+    """The drop copies among ``names`` whose process is gone (pure)."""
+    return [name for name in names if (m := _COPY_NAME.match(name)) and not alive(int(m.group(1)))]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another account's process: alive, and not ours to judge
+        return True
+    return True
+
+
+def remove_stale_copies(parent: Path) -> list[str]:
+    """Remove the drop copies a killed process left in ``parent``; returns their names.
+
+    Only on this machine's view of processes: a folder shared by several machines (an unusual workdir)
+    could hold another machine's copy under a process id that is free here, so keep workdirs local.
+    """
+    try:
+        names = [entry.name for entry in os.scandir(parent) if entry.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+    stale = stale_copies(names, _alive)
+    for name in stale:
+        shutil.rmtree(parent / name, ignore_errors=True)
+    return stale
 
 
 def take_drop(folder: DropFolder, target: Path, required: RequiredFiles, source: str) -> FetchedDrop:

@@ -186,3 +186,23 @@ def test_a_worker_killed_mid_run_loses_nothing(cli, db_url, tmp_path):
     engine.dispose()
     assert left == 0
     assert invitations == done.report["counts"]["guardians"]["created"]  # none doubled
+
+
+def test_a_command_that_only_queues_holds_one_database_connection(db_url):
+    """`rostersync resync` in worker mode opens the queue with one connection, not the pool's default four:
+    a script queuing twenty resyncs at once must not exhaust PostgreSQL's connections (it did: "too many
+    clients" at 100)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the queue lives in PostgreSQL")
+    probe = "rostersync-queue-probe"
+    url = db_url + ("&" if "?" in db_url else "?") + f"application_name={probe}"
+    engine = make_engine(db_url)
+    try:
+        app = build_app(url, WorkerSettings(), engine, connections=1)
+        with app.open():
+            with engine.connect() as conn:
+                held = conn.scalar(sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :a"),
+                                   {"a": probe})
+        assert held == 1
+    finally:
+        engine.dispose()

@@ -128,3 +128,34 @@ def test_the_public_oneroster_samples_are_whole_drops(samples_dir, sample):
     with LocalFolderSource(folder).fetch(ONEROSTER_CSV_REQUIRED) as drop:
         assert set(listed) <= set(drop.files)
         assert drop.ignored == ()
+
+
+def test_a_copy_left_by_a_killed_process_is_removed_by_the_next_fetch(tmp_path, oneroster_drop):
+    """A drop copy holds every family's contacts: one left behind by a process that was killed mid-run
+    (see the crash matrix) must not stay on disk. A copy whose process still runs is left alone."""
+    import subprocess
+    import sys
+
+    from connectors.sftp.drops import stale_copies
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    work = tmp_path / "work"
+    dead_copy = work / f"rostersync-drop-{gone.pid}-k1ll3d"
+    live_copy = work / f"rostersync-drop-{os.getpid()}-st1ll"
+    for copy in (dead_copy, live_copy):
+        copy.mkdir(parents=True)
+        (copy / "users.csv").write_text("sourcedId,email\ng1,parent@example.org\n")
+    (work / "unrelated").mkdir()
+
+    folder = tmp_path / "drop"
+    oneroster_drop(folder)
+    with LocalFolderSource(folder).fetch(ONEROSTER_CSV_REQUIRED, workdir=work) as drop:
+        assert drop.path.parent == work and drop.path.name.startswith(f"rostersync-drop-{os.getpid()}-")
+    assert not dead_copy.exists()
+    assert live_copy.exists() and (work / "unrelated").exists()
+    assert sorted(p.name for p in work.iterdir()) == sorted([live_copy.name, "unrelated"])
+
+    # the rule itself: only names of drop copies, and only those whose process is gone
+    names = ["rostersync-drop-12-abc", "rostersync-drop-13-x", "other", "rostersync-drop-abc"]
+    assert stale_copies(names, alive=lambda pid: pid == 13) == ["rostersync-drop-12-abc"]
