@@ -214,7 +214,16 @@ class _SftpFolder:
                                      "copied; nothing was taken, try again later") from exc
             if exc.errno == errno.EACCES:
                 raise DropConfigError(self._source, f"this account may not read {entry.name!r}") from exc
+            if not self._connected():  # paramiko's OSError("Socket is closed"): the connection went away
+                raise _lost(self._source, f"downloading {entry.name!r}", exc) from exc
             raise DropTransientError(self._source, f"the server failed to send {entry.name!r} ({exc})") from exc
+
+    def _connected(self) -> bool:
+        try:
+            channel = self._sftp.get_channel()
+            return bool(channel is not None and not channel.closed and channel.get_transport().is_active())
+        except Exception:  # noqa: BLE001 - a half-torn-down connection is not connected
+            return False
 
 
 @contextmanager
