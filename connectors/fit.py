@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from itertools import chain
+from operator import attrgetter
 
 from connectors.records import GuardianLink, Problem, RosterBatch
 
@@ -67,6 +69,8 @@ def fit_batch(batch: RosterBatch, files: Mapping[str, str] | None = None) -> Ros
     files = files or {}
     for kind, limits in LIMITS.items():
         records = getattr(batch, kind)
+        if _all_fit(records, limits, LINK_LIMITS if kind == "guardians" else ()):
+            continue
         kept = None  # copied only once something changes: the common case allocates nothing
         for i, record in enumerate(records):
             fixed = _fit(kind, record, limits, batch.problems, files.get(kind))
@@ -77,6 +81,21 @@ def fit_batch(batch: RosterBatch, files: Mapping[str, str] | None = None) -> Ros
         if kept is not None:
             setattr(batch, kind, kept)
     return batch
+
+
+def _all_fit(records: list, limits, link_limits) -> bool:
+    """Whether every record of a kind fits, checked a field at a time over the whole list (in C, not a
+    Python step per value: measured 1.5 s per 100,000 students record by record). A raw length within the
+    limit is within it stripped too; anything else goes to the record-by-record check, which says why."""
+    columns = [(list(map(attrgetter(name), records)), limit) for name, limit, _ in limits]
+    if link_limits:
+        links = list(chain.from_iterable(map(attrgetter("links"), records)))
+        columns += [(list(map(attrgetter(name), links)), limit) for name, limit in link_limits]
+    for values, limit in columns:
+        present = list(filter(None, values))
+        if max(map(len, present), default=0) > limit or "\x00" in "".join(present):
+            return False
+    return True
 
 
 def _fit(kind: str, record, limits, problems: list[Problem], file: str | None):

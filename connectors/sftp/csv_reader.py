@@ -97,8 +97,9 @@ class Table:
         return column in self.present
 
 
-def check_encoding(path: Path, file: str) -> None:
-    """Refuse a file that is not UTF-8 text, naming the line of the first bad byte.
+def check_encoding(path: Path, file: str) -> bool:
+    """Refuse a file that is not UTF-8 text, naming the line of the first bad byte. Returns whether some
+    line is longer than ``MAX_LINE`` bytes (it may be too long: ``_lines`` then reads it with a bound).
 
     Done as a separate pass over the bytes, in chunks, so that the parse itself can stream the file
     (a 1M-row users.csv is ~150 MB) and so that the error can name a line: a decode error raised from
@@ -106,6 +107,8 @@ def check_encoding(path: Path, file: str) -> None:
     """
     decoder = codecs.getincrementaldecoder("utf-8")()
     line = 1
+    run = 0  # bytes since the last line break
+    long_line = False
     try:
         with path.open("rb") as fh:
             if fh.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):  # Excel's "Unicode text"
@@ -126,12 +129,22 @@ def check_encoding(path: Path, file: str) -> None:
                     raise CsvFormatError("is not valid UTF-8 (save it as CSV UTF-8)", file=file,
                                          line=line + chunk.count(b"\n", 0, bad)) from None
                 line += chunk.count(b"\n")
+                # A line within one chunk is shorter than the chunk (MAX_LINE bytes): only one that runs
+                # across a chunk's edge can be longer, and find/rfind see those without a pass per line.
+                first = chunk.find(b"\n")
+                if first < 0:
+                    run += len(chunk)
+                else:
+                    long_line |= run + first >= MAX_LINE
+                    run = len(chunk) - chunk.rfind(b"\n") - 1
+                long_line |= run >= MAX_LINE
             decoder.decode(b"", final=True)
     except FileNotFoundError:
         raise CsvFormatError("file not found", file=file) from None
     except UnicodeDecodeError:  # the file ends inside a multi-byte character
         raise CsvFormatError("is not valid UTF-8: it ends inside a character (truncated upload?)",
                              file=file, line=line) from None
+    return long_line
 
 
 def open_table(path: Path, columns: Sequence[str], *, optional: Collection[str] = (),
@@ -143,8 +156,8 @@ def open_table(path: Path, columns: Sequence[str], *, optional: Collection[str] 
     BOM; any line ending (CRLF, LF), inside quotes too.
     """
     file = name or path.name
-    check_encoding(path, file)
-    return _table(lambda: path.open(encoding="utf-8-sig", newline=""), file, columns, optional)
+    bounded = check_encoding(path, file)
+    return _table(lambda: path.open(encoding="utf-8-sig", newline=""), file, columns, optional, bounded)
 
 
 def parse_text(text: str, file: str, columns: Sequence[str], *, optional: Collection[str] = ()) -> Table:
@@ -153,7 +166,9 @@ def parse_text(text: str, file: str, columns: Sequence[str], *, optional: Collec
 
 
 def _table(source: Callable[[], TextIO], file: str, columns: Sequence[str],
-           optional: Collection[str]) -> Table:
+           optional: Collection[str], bounded: bool = True) -> Table:
+    """``bounded``: read the rows through ``_lines`` (a bound on every line); False when the file is known
+    to have no line longer than that bound, and the text stream's own line iteration (in C) is enough."""
     columns = tuple(columns)
     # The header is read eagerly (so a bad header fails at once) from its own short-lived handle; the
     # rows generator opens the file again only when iterated, so an unused Table holds no open file.
@@ -177,7 +192,7 @@ def _table(source: Callable[[], TextIO], file: str, columns: Sequence[str],
 
     table = Table(file=file, header=header, columns=columns,
                   present=frozenset(c for c in columns if c in positions), rows=iter(()))
-    table.rows = _rows(source, table, positions, header_lines)
+    table.rows = _rows(source, table, positions, header_lines, bounded)
     return table
 
 
@@ -209,9 +224,10 @@ def _read_header(fh: TextIO, file: str) -> tuple[list[str], int]:
     return raw, reader.line_num
 
 
-def _rows(source: Callable[[], TextIO], table: Table, positions: dict[str, list[int]], header_lines: int):
+def _rows(source: Callable[[], TextIO], table: Table, positions: dict[str, list[int]], header_lines: int,
+          bounded: bool = True):
     with source() as fh:
-        reader = csv.reader(_lines(fh, table.file), strict=True)
+        reader = csv.reader(_lines(fh, table.file) if bounded else fh, strict=True)
         next(reader)  # the header, already checked
         yield from _data_rows(reader, table, positions, header_lines + 1)
 

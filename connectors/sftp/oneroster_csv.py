@@ -231,6 +231,8 @@ def _id_rows(drop: _Drop, stem: str, table: Table, shared: bool = True):
     """
     bulk = drop.bulk(stem)
     seen: dict[str, int] = {}
+    # An export stamps most rows with one of a few times (often a single one): each is checked once.
+    stamps: dict[str, bool] = {}
     for line, values in table.rows:
         # Interned: a sourcedId comes back in every file that names it (a student's in six enrollments
         # and their guardians' rows); one shared string instead of one per mention saves a tenth of a
@@ -256,7 +258,8 @@ def _id_rows(drop: _Drop, stem: str, table: Table, shared: bool = True):
                 drop.reject(stem, sid, line)
                 continue
         modified = values[2]
-        if modified and not is_iso_datetime(modified.strip()):
+        if modified and not (stamps[modified] if modified in stamps else
+                             stamps.setdefault(modified, is_iso_datetime(modified.strip()))):
             drop.problem("invalid_date", f"dateLastModified '{modified}' is not an ISO 8601 date-time "
                          f"(e.g. 2023-05-01T18:25:43Z); the row is used", stem=stem, line=line, record=sid,
                          field="dateLastModified", severity="warning")

@@ -205,3 +205,36 @@ def test_paused_gc_restores_the_collector_as_it_was():
         assert not gc.isenabled()  # it was off before: it stays off
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("before", [0, 10, (1 << 20) - 40, (1 << 20) + 7])
+def test_a_line_over_the_limit_is_refused_wherever_it_falls_against_the_read_chunks(tmp_path, before):
+    # The encoding pass screens line lengths per 1 MiB chunk; a long line that straddles a chunk's edge,
+    # or starts right after one, must still reach the bounded reader and be refused with its line.
+    from connectors.sftp.csv_reader import MAX_LINE
+
+    filler = b"1,a\n" * (before // 4)
+    data = b"id,name\n" + filler + b"2," + b"x" * MAX_LINE + b"\n3,c\n"
+    table = open_table(write(tmp_path, data), ("id", "name"))
+    with pytest.raises(CsvFormatError, match="longer than") as caught:
+        rows(table)
+    assert caught.value.line == 2 + before // 4
+
+
+def test_a_line_just_within_the_limit_is_read_like_any_other(tmp_path):
+    from connectors.sftp.csv_reader import MAX_LINE, check_encoding
+
+    # ten cells (each under the csv module's field limit) and the line break: exactly MAX_LINE characters
+    cells = [b"x" * ((MAX_LINE - 10) // 10)] * 9
+    last = b"y" * (MAX_LINE - 10 - sum(map(len, cells)))
+    line = b",".join([*cells, last]) + b"\n"
+    assert len(line) == MAX_LINE
+    header = b",".join(b"c%d" % i for i in range(10)) + b"\n"
+    path = write(tmp_path, header + b"1" + b",a" * 9 + b"\n" + line + b"3" + b",c" * 9 + b"\n")
+    got = rows(open_table(path, ("c0", "c9")))
+    assert got == [(2, ("1", "a")), (3, (cells[0].decode(), last.decode())), (4, ("3", "c"))]
+    # ordinary files are screened as short-lined, so their rows are read without the per-line bound
+    assert check_encoding(write(tmp_path, b"id,name\n" + b"1,a\n" * 300_000, "plain.csv"), "plain.csv") is False
+    assert check_encoding(path, "users.csv") is False
+    longer = write(tmp_path, header + line.replace(b"y", b"yy", 1), "longer.csv")
+    assert check_encoding(longer, "longer.csv") is True

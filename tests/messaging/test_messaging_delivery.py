@@ -236,3 +236,37 @@ def test_a_guardian_added_by_hand_is_invited_and_an_account_linked_gets_a_class_
     cli("district", "set", "oak", "auto_invite", "off")
     cli("guardian", "add", "oak", s2, "--email", "sam.park@example.org")
     assert len(cli.json("invitations", "list", "oak", "--json")) == 2  # no invitation with auto_invite off
+
+
+def test_the_report_lists_exactly_the_guardians_the_contact_rule_finds_a_problem_with(cli, tmp_path):
+    # The query filters in SQL for speed; every mix of present, missing, ok and failed contacts must give
+    # the same guardians as the rule itself (guardian_problems) applied to every active family.
+    import itertools
+
+    from sqlalchemy import select, update
+
+    from directory.db import make_engine, session_factory
+    from directory.models import ACTIVE, District, Guardian, GuardianLink, Student
+    from messaging.unreachable import guardian_problems, unreachable_by_school
+
+    sync_district(cli, tmp_path, 40, seed=2)
+    combos = list(itertools.product(("a@example.org", None), ("ok", "unreachable", "opted_out"),
+                                    ("+15555550100", None), ("ok", "unreachable")))
+    engine = make_engine(cli.url)
+    with session_factory(engine)() as s:
+        district_id = s.query(District.id).filter_by(slug="maple").scalar()
+        ids = s.scalars(select(Guardian.id).where(Guardian.district_id == district_id).order_by(Guardian.id)).all()
+        assert len(ids) >= len(combos)
+        for gid, (email, e_status, phone, p_status) in zip(ids, combos):
+            s.execute(update(Guardian).where(Guardian.id == gid).values(
+                email=email and f"g{gid}-{email}", email_status=e_status, phone=phone and f"{phone[:-3]}{gid:03d}",
+                phone_status=p_status))
+        s.flush()
+        with_children = set(s.scalars(select(GuardianLink.guardian_id).join(Student, Student.id == GuardianLink.student_id)
+                                      .where(Student.status == ACTIVE)))
+        expected = {g.id for g in s.scalars(select(Guardian).where(Guardian.district_id == district_id,
+                                                                    Guardian.status == ACTIVE))
+                    if g.id in with_children and guardian_problems(g)[0]}
+        listed = {e["guardian_id"] for school in unreachable_by_school(s, district_id) for e in school["guardians"]}
+    engine.dispose()
+    assert expected and listed == expected
