@@ -119,8 +119,12 @@ def run_sync(engine: Engine, slug: str, *, dry_run: bool = False, full: bool = F
                 report["drop"]["requests"] = pulled.requests
             report["notes"].extend(pulled.notes)
             log.info("drop_read", files=len(pulled.files), records=pulled.batch.counts())
-            outcome = _decide_and_apply(factory, district_id, slug, source, run_id, holder, settings, pulled,
-                                        report, dry_run=dry_run, full=full, started=started)
+            # Millions of tuples and records, none in a cycle: the cyclic collector would only walk them again
+            # and again as they pile up (as while reading the drop; see csv_reader.paused_gc). Paused for the
+            # whole decision and write: measured, a collection during the writes cost seconds at random.
+            with paused_gc():
+                outcome = _decide_and_apply(factory, district_id, slug, source, run_id, holder, settings, pulled,
+                                            report, dry_run=dry_run, full=full, started=started)
             checkpoint("committed")
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the run, then re-sorted below
         return _fail(factory, district_id, run_id, holder, report, exc)
@@ -148,14 +152,11 @@ def _decide_and_apply(factory, district_id, slug, source, run_id, holder, settin
             set_directory_state(report, "unchanged")
             return _finish(s, district_id, run_id, holder, report, "succeeded")
 
-        # Millions of tuples and records, none in a cycle: the cyclic collector would only walk them again
-        # and again as they pile up (as while reading the drop; see csv_reader.paused_gc).
-        with paused_gc():
-            snapshot = load_snapshot(s, district_id, source)
-            checkpoint("snapshot_loaded")
-            protected = frozenset(p.record for p in batch.problems if p.severity == "error" and p.record)
-            cs = diff(snapshot, batch, settings, protected)
-            checkpoint("diffed")
+        snapshot = load_snapshot(s, district_id, source)
+        checkpoint("snapshot_loaded")
+        protected = frozenset(p.record for p in batch.problems if p.severity == "error" and p.record)
+        cs = diff(snapshot, batch, settings, protected)
+        checkpoint("diffed")
         student_school = {k: r.values[0] for k, r in snapshot.rows["students"].items()}
         decision = guard.decide(cs, snapshot, student_school, settings.archive_threshold_pct)
         held = None
