@@ -17,6 +17,7 @@ import hashlib
 import json
 from dataclasses import asdict
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,15 +34,26 @@ def settings_key(settings: DiffSettings) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def cursor_entries(content: str | None, settings: DiffSettings, started: datetime) -> dict:
-    """What the run that applies a drop saves with the cursor, for the next run to decide on."""
+class LastContent(NamedTuple):
+    """What the last applied drop held: its content key, and each file's (hex), where the run saved them."""
+
+    key: str
+    files: dict[str, str] | None = None
+
+
+def cursor_entries(content: str | None, settings: DiffSettings, started: datetime,
+                   files: dict[str, str] | None = None) -> dict:
+    """What the run that applies a drop saves with the cursor, for the next run to decide on. The files'
+    own keys let the next run stop hashing at the first file that changed (sync/sources.py)."""
     if content is None:
         return {}
-    return {"content": content, "settings": settings_key(settings), "content_since": started.isoformat()}
+    return {"content": content, "settings": settings_key(settings), "content_since": started.isoformat(),
+            **({"content_files": files} if files else {})}
 
 
-def skippable_content(session: Session, district_id: int, cursor: dict | None, settings: DiffSettings) -> str | None:
-    """The content key a drop may have to be skipped unread, or None when every drop must be read."""
+def skippable_content(session: Session, district_id: int, cursor: dict | None,
+                      settings: DiffSettings) -> LastContent | None:
+    """What a drop must hold to be skipped unread, or None when every drop must be read."""
     cursor = cursor or {}
     content, since = cursor.get("content"), cursor.get("content_since")
     if not content or not since or cursor.get("settings") != settings_key(settings):
@@ -49,4 +61,4 @@ def skippable_content(session: Session, district_id: int, cursor: dict | None, s
     touched = session.scalar(select(AuditEntry.id).where(
         AuditEntry.district_id == district_id, AuditEntry.at >= datetime.fromisoformat(since),
         AuditEntry.actor_type != "sync", AuditEntry.entity.in_(_RELEVANT)).limit(1))
-    return None if touched is not None else content
+    return None if touched is not None else LastContent(content, cursor.get("content_files"))

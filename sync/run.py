@@ -195,7 +195,7 @@ def _decide_and_apply(factory, district_id, slug, source, run_id, holder, settin
         state = s.get(SyncState, district_id)
         state.cursor = {**(state.cursor or {}), "last_run_id": run_id,
                         **({"last_drop": pulled.fingerprint} if pulled.fingerprint else {}),
-                        **cursor_entries(pulled.content, settings, started),
+                        **cursor_entries(pulled.content, settings, started, pulled.content_files),
                         **({"api": pulled.cursor} if pulled.cursor is not None else {})}
         set_directory_state(report, "held" if held else ("unchanged" if cs.is_empty() else "updated"))
         checkpoint("applied")

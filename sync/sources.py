@@ -15,8 +15,9 @@ from typing import Callable, Iterator
 
 from connectors.records import RosterBatch
 from connectors.sftp import drops
-from connectors.sftp.content_key import content_key
+from connectors.sftp.content_key import combine, file_key
 from directory.errors import ConfigError
+from sync.quiet_night import LastContent
 
 FILE_FORMATS = ("oneroster-csv", "clever-csv")
 
@@ -47,6 +48,7 @@ class Pulled:
     notes: list[str] = field(default_factory=list)
     requests: int = 0
     content: str | None = None  # file drops: the content key (connectors/sftp/content_key.py)
+    content_files: dict[str, str] | None = None  # and each file's (hex), for the next night's early stop
     # A file drop holding what the district's last run applied: it was not read (see pull_files).
     unchanged: bool = False
 
@@ -70,7 +72,7 @@ def _secret(config: dict, key: str, what: str) -> str:
 
 @contextmanager
 def pull(source: str, config: dict, cursor: dict | None, full: bool,
-         last_content: str | None = None) -> Iterator[Pulled]:
+         last_content: LastContent | None = None) -> Iterator[Pulled]:
     """Pull a district's roster from its source: a file drop, or an API (full, or from ``cursor``).
 
     ``last_content``: the content key of the drop the last run applied, when nothing else could make the
@@ -130,25 +132,43 @@ def file_source(source_config: dict):
 
 
 @contextmanager
-def pull_files(source: str, source_config: dict, last_content: str | None = None) -> Iterator[Pulled]:
+def pull_files(source: str, source_config: dict, last: LastContent | None = None) -> Iterator[Pulled]:
     """Fetch the drop whole (or raise), read it, yield the batch; the temporary copy goes afterwards.
 
-    A drop whose content key is ``last_content`` holds the very records the directory was last synced
-    from: reading and comparing them again could only find nothing to do, so a quiet night (the SIS exports
-    the same data again, whatever its timestamps) costs the download and a hash, not a read and a diff.
+    A drop whose content key is ``last.key`` holds the very records the directory was last synced from:
+    reading and comparing them again could only find nothing to do, so a quiet night (the SIS exports the
+    same data again, whatever its timestamps) costs the download and a hash, not a read and a diff.
     """
     if source not in FILE_FORMATS:
         raise ConfigError(f"source {source!r} is not a file source")
     required, read = _reader(source)
     with file_source(source_config).fetch(required) as drop:
-        content = content_key(drop.path, drop.files)
-        if last_content is not None and content == last_content:
+        keys = _keys_until_changed(drop, last) if last is not None else {}
+        if last is not None and len(keys) == len(drop.files) and combine(keys) == last.key:
             yield Pulled(RosterBatch(source), drop.fingerprint, drop.source_description, dict(drop.files),
-                         [str(i) for i in drop.ignored], content=content, unchanged=True)
+                         [str(i) for i in drop.ignored], content=last.key, unchanged=True,
+                         content_files={n: k.hex() for n, k in keys.items()})
             return
-        batch = read(drop.path)
+        # The key of each file the reader parses comes from that same parse (content_key.RowDigest).
+        digests: dict[str, bytes] = {}
+        batch = read(drop.path, digests)
+        keys.update(digests)
+        keys.update((name, file_key(drop.path / name)) for name in drop.files if name not in keys)
         yield Pulled(batch, drop.fingerprint, drop.source_description, dict(drop.files),
-                     [str(i) for i in drop.ignored], content=content)
+                     [str(i) for i in drop.ignored], content=combine(keys),
+                     content_files={n: k.hex() for n, k in keys.items()})
+
+
+def _keys_until_changed(drop, last: LastContent) -> dict[str, bytes]:
+    """The drop's file keys, smallest file first, up to the first file whose key differs from the last
+    applied drop's (when the last run saved its files' keys): a night that changed something is then
+    told apart after hashing a few small files, not every file twice (once here, once as it is read)."""
+    keys: dict[str, bytes] = {}
+    for name in sorted(drop.files, key=lambda n: (drop.files[n], n)):
+        keys[name] = file_key(drop.path / name)
+        if last.files is not None and last.files.get(name) != keys[name].hex():
+            break
+    return keys
 
 
 def _url(value: str, what: str) -> str:

@@ -107,3 +107,88 @@ def test_the_content_key_ignores_timestamps_only(tmp_path):
     users = tmp_path / "b" / "users.csv"
     users.write_text(users.read_text().replace(roster.students[0].given_name, "Zelda", 1))
     assert content_key(tmp_path / "a", names) != content_key(tmp_path / "b", names)
+
+
+def _awkward_drop(folder: Path) -> list[str]:
+    """A small drop whose users.csv has what real exports have: a BOM, CRLF, a quoted newline and comma,
+    a blank line and a row with a field too many."""
+    roster = generate_district(12, seed=11)
+    write_oneroster_drop(roster, folder, date_last_modified="2026-03-01T00:00:00.000Z", mode="delta")
+    users = folder / "users.csv"
+    lines = users.read_bytes().split(b"\n")
+    assert lines[3].endswith(b",")  # its last cell (password) is blank: give it a quoted newline and comma
+    lines[3] = lines[3] + b'"two\nlines, and a comma"'
+    lines.insert(5, b"")
+    lines.insert(7, lines[6] + b",extra")
+    users.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(lines))
+    return [p.name for p in folder.glob("*.csv")]
+
+
+def test_the_key_a_read_computes_is_the_key_the_next_night_checks(tmp_path):
+    # The reader hashes each file as it parses it; the quiet-night check parses it for the key alone. If the
+    # two ever disagreed, no quiet night would be recognised again after a night that read the drop.
+    from connectors.sftp.content_key import file_key
+    from connectors.sftp.oneroster_csv import read_oneroster_drop
+
+    names = _awkward_drop(tmp_path / "a")
+    digests: dict[str, bytes] = {}
+    read_oneroster_drop(tmp_path / "a", digests)
+    assert {"users.csv", "enrollments.csv", "orgs.csv", "classes.csv"} <= set(digests)
+    assert "manifest.csv" not in digests  # no volatile column: its key is its bytes
+    assert digests == {name: file_key(tmp_path / "a" / name) for name in digests}
+    assert content_key(tmp_path / "a", names, digests) == content_key(tmp_path / "a", names)
+    (tmp_path / "b").mkdir()
+    for name in names:  # restamped byte for byte, the awkward rows kept as they are
+        data = (tmp_path / "a" / name).read_bytes()
+        (tmp_path / "b" / name).write_bytes(data.replace(b"2026-03-01T00:00:00.000Z", b"2026-03-02T09:09:09Z"))
+    assert (tmp_path / "b" / "users.csv").read_bytes() != (tmp_path / "a" / "users.csv").read_bytes()
+    assert content_key(tmp_path / "b", names) == content_key(tmp_path / "a", names, digests)
+    # a cell past the header's width decides whether the reader may use its row: it always counts
+    users = tmp_path / "b" / "users.csv"
+    users.write_bytes(users.read_bytes().replace(b",extra", b",other"))
+    assert content_key(tmp_path / "b", names) != content_key(tmp_path / "a", names, digests)
+
+
+def test_a_changed_night_is_told_apart_without_hashing_every_file_first(cli, tmp_path, monkeypatch):
+    # The last run saved each file's key: the next one hashes small files first and reads the drop at the
+    # first that changed, instead of hashing the whole drop and then reading it.
+    import sync.sources
+
+    roster = generate_district(40, seed=12)
+    write_oneroster_drop(roster, tmp_path / "drop", date_last_modified="2026-11-23T02:00:00.000Z")
+    cli("district", "add", "maple", "--name", "Maple", "--source", "oneroster-csv", "--path", tmp_path / "drop")
+    cli.json("sync", "maple", "--json")
+    renamed = dataclasses.replace(roster.schools[0], name="Renamed Elementary")
+    write_oneroster_drop(dataclasses.replace(roster, schools=[renamed, *roster.schools[1:]]), tmp_path / "drop",
+                         date_last_modified="2026-11-24T02:00:00.000Z")
+    hashed: list[str] = []
+    real = sync.sources.file_key
+    monkeypatch.setattr(sync.sources, "file_key", lambda path: hashed.append(path.name) or real(path))
+    night = cli.json("sync", "maple", "--json")
+    assert not _skipped(night) and night["counts"]["schools"]["updated"] == 1
+    assert "orgs.csv" in hashed and "users.csv" not in hashed and "enrollments.csv" not in hashed
+    hashed.clear()
+    quiet = cli.json("sync", "maple", "--json")  # and that night's keys, from the read, make the next quiet
+    assert _skipped(quiet) and "users.csv" in hashed
+
+
+def test_a_cursor_saved_before_file_keys_existed_still_recognises_a_quiet_night(cli, tmp_path):
+    from sqlalchemy import select
+
+    from directory.db import make_engine, session_factory, transaction
+    from directory.models import SyncState
+
+    roster = generate_district(20, seed=13)
+    write_oneroster_drop(roster, tmp_path / "drop", date_last_modified="2026-11-23T02:00:00.000Z")
+    cli("district", "add", "maple", "--name", "Maple", "--source", "oneroster-csv", "--path", tmp_path / "drop")
+    cli.json("sync", "maple", "--json")
+    engine = make_engine(cli.url)
+    with transaction(session_factory(engine)) as s:
+        state = s.scalars(select(SyncState)).one()
+        assert state.cursor.get("content_files")
+        state.cursor = {k: v for k, v in state.cursor.items() if k != "content_files"}
+    engine.dispose()
+    restamp_drop(tmp_path / "drop", tmp_path / "again", "2026-11-24T02:00:00.000Z")
+    _point(cli, tmp_path / "again")
+    cli.json("sync", "maple", "--json")  # a changed district setting: read once
+    assert _skipped(cli.json("sync", "maple", "--json"))

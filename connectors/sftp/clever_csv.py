@@ -342,9 +342,11 @@ def _read_enrollments(drop: _Drop, table: Table) -> None:
         drop.batch.enrollments.append(EnrollmentRecord(classroom_id=section, user_id=student, role="student"))
 
 
-def read_clever_drop(folder: Path) -> RosterBatch:
+def read_clever_drop(folder: Path, digests: dict[str, bytes] | None = None) -> RosterBatch:
     """Read a Clever SFTP CSV drop. Raises ``DropError`` when a required file is missing or a file cannot
-    be read (bad encoding, truncated, a header without a required column); the rest becomes Problems."""
+    be read (bad encoding, truncated, a header without a required column); the rest becomes Problems.
+    ``digests`` is left as it is: Clever's files have no volatile column, so their content key is their
+    bytes' hash (connectors/sftp/content_key.py), which the reader's parse cannot give."""
     with paused_gc():
         return fit_batch(_read(Path(folder)), {"schools": "schools.csv", "classrooms": "sections.csv",
                                                "teachers": "teachers.csv", "students": "students.csv",

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TextIO
 
 from connectors.records import Problem
+from connectors.sftp.content_key import RowDigest, volatile_columns
 
 
 class DropError(Exception):
@@ -92,6 +93,9 @@ class Table:
     present: frozenset[str]
     rows: Iterator[tuple[int, tuple[str, ...]]]
     problems: list[Problem] = field(default_factory=list)
+    # The file's content key (connectors/sftp/content_key.py), fed as the rows are read: asked for with
+    # ``hash_rows``, and only for a file with a volatile column. Whole once ``rows`` is consumed.
+    digest: RowDigest | None = None
 
     def has(self, column: str) -> bool:
         return column in self.present
@@ -148,7 +152,7 @@ def check_encoding(path: Path, file: str) -> bool:
 
 
 def open_table(path: Path, columns: Sequence[str], *, optional: Collection[str] = (),
-               name: str | None = None) -> Table:
+               name: str | None = None, hash_rows: bool = False) -> Table:
     """Open ``path`` and check its header.
 
     ``columns`` are the wanted columns, in the order each row's values will follow; all are required
@@ -157,7 +161,8 @@ def open_table(path: Path, columns: Sequence[str], *, optional: Collection[str] 
     """
     file = name or path.name
     bounded = check_encoding(path, file)
-    return _table(lambda: path.open(encoding="utf-8-sig", newline=""), file, columns, optional, bounded)
+    return _table(lambda: path.open(encoding="utf-8-sig", newline=""), file, columns, optional, bounded,
+                  hash_rows)
 
 
 def parse_text(text: str, file: str, columns: Sequence[str], *, optional: Collection[str] = ()) -> Table:
@@ -166,7 +171,7 @@ def parse_text(text: str, file: str, columns: Sequence[str], *, optional: Collec
 
 
 def _table(source: Callable[[], TextIO], file: str, columns: Sequence[str],
-           optional: Collection[str], bounded: bool = True) -> Table:
+           optional: Collection[str], bounded: bool = True, hash_rows: bool = False) -> Table:
     """``bounded``: read the rows through ``_lines`` (a bound on every line); False when the file is known
     to have no line longer than that bound, and the text stream's own line iteration (in C) is enough."""
     columns = tuple(columns)
@@ -191,7 +196,8 @@ def _table(source: Callable[[], TextIO], file: str, columns: Sequence[str],
                              file=file, line=1, column=missing[0])
 
     table = Table(file=file, header=header, columns=columns,
-                  present=frozenset(c for c in columns if c in positions), rows=iter(()))
+                  present=frozenset(c for c in columns if c in positions), rows=iter(()),
+                  digest=RowDigest(raw_header) if hash_rows and volatile_columns(raw_header) else None)
     table.rows = _rows(source, table, positions, header_lines, bounded)
     return table
 
@@ -249,8 +255,11 @@ def _data_rows(reader, table: Table, positions: dict[str, list[int]], first_line
     named_width = max((i + 1 for i, h in enumerate(header) if h), default=0)
 
     start = first_line
+    add = table.digest.add if table.digest is not None else None
     try:
         for row in reader:
+            if add is not None:
+                add(row)  # every row, as parsed: the content key counts blank and broken rows too
             n = len(row)
             if n != width:
                 if n == 0 or (n == 1 and not row[0].strip()):
@@ -318,7 +327,8 @@ def find_file(folder: Path, name: str) -> Path | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def open_tables(specs: Sequence[tuple[Path, Sequence[str], Collection[str]]]) -> list[Table]:
+def open_tables(specs: Sequence[tuple[Path, Sequence[str], Collection[str]]], *,
+                hash_rows: bool = False) -> list[Table]:
     """Open several files (path, columns, optional) and check every header before any row is read.
 
     One bad file raises its own ``CsvFormatError``; several raise one ``DropError`` listing them all.
@@ -326,7 +336,7 @@ def open_tables(specs: Sequence[tuple[Path, Sequence[str], Collection[str]]]) ->
     tables, errors = [], []
     for path, columns, optional in specs:
         try:
-            tables.append(open_table(path, columns, optional=optional))
+            tables.append(open_table(path, columns, optional=optional, hash_rows=hash_rows))
         except CsvFormatError as exc:
             errors.append(exc)
     if len(errors) == 1:

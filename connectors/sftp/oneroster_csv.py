@@ -744,18 +744,20 @@ _READERS = {"orgs": _read_orgs, "academicSessions": _read_sessions, "courses": _
 
 # ------------------------------------------------------------------------------------------------- entry
 
-def read_oneroster_drop(folder: Path) -> RosterBatch:
+def read_oneroster_drop(folder: Path, digests: dict[str, bytes] | None = None) -> RosterBatch:
     """Read a OneRoster CSV drop as its manifest describes it.
 
     Raises ``DropError`` (or its ``CsvFormatError``) when the drop cannot be taken whole: no manifest, a
     file the manifest declares is missing, an unreadable file, a header without a required column.
     Everything else becomes a ``Problem`` in the batch, with file, line, record and field.
+    ``digests``, when given, receives each data file's content key (file name -> bytes), computed as
+    its rows were read (connectors/sftp/content_key.py).
     """
     with paused_gc():
-        return fit_batch(_read(Path(folder)), _FILES)
+        return fit_batch(_read(Path(folder), digests), _FILES)
 
 
-def _read(folder: Path) -> RosterBatch:
+def _read(folder: Path, digests: dict[str, bytes] | None = None) -> RosterBatch:
     problems: list[Problem] = []
     manifest = read_manifest(folder, problems)
     drop = _Drop(manifest=manifest, problems=problems)
@@ -777,7 +779,8 @@ def _read(folder: Path) -> RosterBatch:
         status_optional = () if modes[stem] == "delta" else _HEAD[1:]
         specs.append((find_file(folder, f"{stem}.csv"), _HEAD + required + optional,
                       set(status_optional) | set(optional)))
-    tables = dict(zip(wanted, open_tables(specs)))  # every header is checked before any row is read
+    # every header is checked before any row is read
+    tables = dict(zip(wanted, open_tables(specs, hash_rows=digests is not None)))
     for stem, table in tables.items():
         drop.files[stem] = table.file
 
@@ -792,6 +795,8 @@ def _read(folder: Path) -> RosterBatch:
         checkpoint("csv_file_parsed")
     _link_guardians(drop, guardians, pairs)
     _check_orphans(drop)
+    if digests is not None:  # every table's rows were consumed above, so each digest is whole
+        digests.update((table.file, table.digest.digest()) for table in tables.values() if table.digest)
     return _finish(drop)
 
 
