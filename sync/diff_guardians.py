@@ -47,9 +47,12 @@ def merge_guardians(records: list[GuardianRecord], settings: DiffSettings, known
         contacts = ContactNormalizer(settings.phone_region)
     merged: dict[str, IncomingGuardian] = {}
     deleted: set[str] = set()
+    excluded = settings.excluded_contact_types
+    taken: dict[str | None, bool] = {}  # contact type as the source spells it -> whether the district takes it
     for rec in records:
         who = rec.external_id or "(no id)"
-        links = [l for l in rec.links if (l.contact_type or "").strip().lower() not in settings.excluded_contact_types]
+        links = [l for l in rec.links if (taken[l.contact_type] if l.contact_type in taken else taken.setdefault(
+            l.contact_type, (l.contact_type or "").strip().lower() not in excluded))]
         if rec.links and not links and not rec.deleted:
             kinds = sorted({(l.contact_type or "").lower() for l in rec.links})
             problems.append(_problem("excluded_contact_type",

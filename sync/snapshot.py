@@ -17,8 +17,13 @@ from sys import intern
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from connectors.record_build import maker
 from directory.models import ACTIVE, Classroom, Guardian, School, Student, Teacher
 from sync.changes import Holder, ManualRow, Row, Snapshot
+
+# A row per student and guardian of the district: built positionally (row_id, key, values, active, joined),
+# through connectors/record_build.py's fast path.
+_row, _holder = maker(Row), maker(Holder)
 
 
 def load_snapshot(session: Session, district_id: int, source: str) -> Snapshot:
@@ -46,7 +51,7 @@ def load_snapshot(session: Session, district_id: int, source: str) -> Snapshot:
             select(Classroom.id, Classroom.external_id, School.external_id, Classroom.name, Classroom.status)
             .join(School, School.id == Classroom.school_id)
             .where(Classroom.district_id == district_id, Classroom.source == source)):
-        rows["classrooms"][key] = Row(id_, key, (school_key, name), status == ACTIVE)
+        rows["classrooms"][key] = _row(id_, key, (school_key, name), status == ACTIVE, False)
 
     synced_school = and_(School.source == source)
     student_keys: dict[int, str | None] = {}  # every student of the district: row id -> external id
@@ -57,8 +62,8 @@ def load_snapshot(session: Session, district_id: int, source: str) -> Snapshot:
         id_, key, st_source, school_key, school_source, school_row, *values, status = r
         key = student_keys[id_] = _shared(key)
         if st_source == source:
-            rows["students"][key] = Row(id_, key, (school_key if school_source == source else None, *values),
-                                        status == ACTIVE)
+            rows["students"][key] = _row(id_, key, (school_key if school_source == source else None, *values),
+                                         status == ACTIVE, False)
         elif st_source is None and status == ACTIVE:
             snap.manual_students.append(ManualRow(id_, (school_row, *values),
                                                   school_key if school_source == source else None))
@@ -74,10 +79,10 @@ def load_snapshot(session: Session, district_id: int, source: str) -> Snapshot:
         joined = state == "joined"
         key = _shared(key)
         if g_source == source:
-            rows["guardians"][key] = Row(id_, key, (given, family, email, phone), status == ACTIVE, joined)
+            rows["guardians"][key] = _row(id_, key, (given, family, email, phone), status == ACTIVE, joined)
         if status != ACTIVE:
             continue
-        holder = Holder(id_, key if g_source == source else None, joined, email, phone)
+        holder = _holder(id_, key if g_source == source else None, joined, email, phone)
         # Several guardians may share a family email; an account that joined wins, else the oldest row.
         for value, index in ((email, snap.holders_by_email), (phone, snap.holders_by_phone)):
             if value and (value not in index or (joined and not index[value].joined)):

@@ -46,7 +46,7 @@ from sync.synthetic_data import (
     grade_word,
 )
 from sync.synthetic_families import build_guardians
-from sync.synthetic_fast import build
+from connectors.record_build import build
 
 SCHOOL_YEAR = 2025  # the fall the roster is for; birth dates follow from it (no clock, so runs repeat)
 CLASS_SIZE = 24

@@ -2,7 +2,7 @@
 
 Shared by ``generate_district`` (hundreds of thousands of families at once) and ``mutate_district`` (new
 families), so both follow the same rules. Built column by column (one list comprehension per field, then
-one bulk build into records, see ``sync.synthetic_fast``) because that is several times faster in CPython
+one bulk build into records, see ``connectors.record_build``) because that is several times faster in CPython
 than a loop with branches per contact, which matters at a million students.
 """
 
@@ -14,7 +14,7 @@ from itertools import accumulate, islice, repeat
 
 from connectors.records import GuardianLink, GuardianRecord
 from sync.synthetic_data import EMAIL_DOMAINS, FAMILY, FEMALE, GIVEN, MALE, SLUGS, phones_for
-from sync.synthetic_fast import build
+from connectors.record_build import build
 
 _MOTHER, _FATHER = ("mother", "parent"), ("father", "parent")
 _GUARDIAN, _GRANDPARENT = ("guardian", "guardian"), ("grandparent", "guardian")

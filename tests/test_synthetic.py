@@ -42,7 +42,7 @@ from sync.synthetic_data import (
     serial_of_phone,
     slug,
 )
-from sync.synthetic_fast import build, fast
+from connectors.record_build import build, fast
 
 REPO = Path(__file__).resolve().parent.parent
 N = 2000
@@ -271,7 +271,9 @@ def test_phone_numbering_is_one_to_one_and_valid_everywhere():
 
 
 def test_records_are_genuine_frozen_records(district):
-    for cls in (StudentRecord, GuardianLink, GuardianRecord, EnrollmentRecord):
+    from sync.changes import Holder, Row
+
+    for cls in (StudentRecord, GuardianLink, GuardianRecord, EnrollmentRecord, Row, Holder):
         assert fast(cls), f"fast construction disabled for {cls.__name__} (records.py changed?)"
     s, g, e = district.students[0], district.guardians[0], district.enrollments[0]
     assert type(s) is StudentRecord and type(g) is GuardianRecord and type(e) is EnrollmentRecord

@@ -53,6 +53,7 @@ from connectors.records import (ClassroomRecord, EnrollmentRecord, GuardianLink,
                                 RosterBatch, SchoolRecord, StudentRecord, TeacherRecord)
 from connectors.agent_links import fits_other_way, mutual_message, mutual_pairs, self_message
 from connectors.fit import fit_batch
+from connectors.record_build import maker
 from connectors.sftp.csv_reader import DropError, Table, find_file, open_table, open_tables, paused_gc
 from sync.faults import checkpoint
 
@@ -588,10 +589,9 @@ def _student(drop: _Drop, person: _Person) -> bool:
         return False
     birth = drop.births.get(person.sid)
     grades = [intern(grade) for grade in split_list(person.grades)]
-    drop.batch.students.append(StudentRecord(
-        external_id=person.sid, school_id=school or "", given_name=person.given, family_name=person.family,
-        student_number=person.identifier or None, birth_date=birth[0] if birth else None,
-        grade=grades[0] if grades else None, deleted=person.deleted))
+    drop.batch.students.append(_new_student(  # external_id, school_id, names, number, birth date, grade, deleted
+        person.sid, school or "", person.given, person.family, person.identifier or None,
+        birth[0] if birth else None, grades[0] if grades else None, person.deleted))
     return True
 
 
@@ -663,12 +663,9 @@ def _link_guardians(drop: _Drop, guardians: list[_Person], pairs: list[tuple[str
     for person in guardians:
         role = next(r for r, _ in person.roles if r in _GUARDIAN_ROLES)
         phone, phone_type = (person.sms, "cell") if person.sms else (person.phone or None, None)
-        drop.batch.guardians.append(GuardianRecord(
-            external_id=person.sid, given_name=person.given, family_name=person.family,
-            email=person.email or None, phone=phone, phone_type=phone_type,
-            links=tuple(GuardianLink(student_id=s, relationship=role, contact_type=role)
-                        for s in links.get(person.sid, ())),
-            deleted=person.deleted))
+        drop.batch.guardians.append(_new_guardian(  # external_id, names, email, phone, phone_type, links, deleted
+            person.sid, person.given, person.family, person.email or None, phone, phone_type,
+            tuple([_new_link(s, role, role) for s in links.get(person.sid, ())]), person.deleted))
 
 
 def _check_orphans(drop: _Drop) -> None:
@@ -692,9 +689,11 @@ def _read_enrollments(drop: _Drop, table: Table) -> None:
     bad_classes, bad_users = drop.rejected.get("classes", {}), drop.rejected.get("users", {})
     kinds = drop.kinds
     out = drop.batch.enrollments
+    roles: dict[str, str] = {}  # as written -> as compared; a file spells its few roles the same way throughout
     for line, sid, deleted, (_, _, _, cls, _school, user, role, begin, end) in _id_rows(
             drop, "enrollments", table, shared=False):
-        cls, user, role = intern(cls.strip()), intern(user.strip()), intern(role.strip().lower())
+        cls, user = intern(cls.strip()), intern(user.strip())
+        role = roles.get(role) or roles.setdefault(role, intern(role.strip().lower()))
         if not (cls and user and role) and not _required(drop, "enrollments", line, sid,
                                                          classSourcedId=cls, userSourcedId=user, role=role):
             continue
@@ -733,9 +732,12 @@ def _read_enrollments(drop: _Drop, table: Table) -> None:
             continue
         if begin or end:
             _dates(drop, "enrollments", line, sid, "warning", beginDate=begin, endDate=end)
-        out.append(EnrollmentRecord(classroom_id=cls, user_id=user, role=role, external_id=sid,
-                                    deleted=deleted))
+        out.append(_new_enrollment(cls, user, role, sid, deleted))
 
+
+# Records by the hundred thousand: built positionally, through connectors/record_build.py's fast path.
+_new_student, _new_guardian = maker(StudentRecord), maker(GuardianRecord)
+_new_link, _new_enrollment = maker(GuardianLink), maker(EnrollmentRecord)
 
 _READERS = {"orgs": _read_orgs, "academicSessions": _read_sessions, "courses": _read_courses,
             "classes": _read_classes, "demographics": _read_demographics, "roles": _read_roles,
