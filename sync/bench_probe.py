@@ -6,8 +6,9 @@ earlier phase; elsewhere the process-wide ``ru_maxrss`` is all there is, and the
 
 Rows written are counted from what the database driver reports for every INSERT, UPDATE and DELETE that
 goes through the engine (``cursor.rowcount``), per table, so "a night with no changes writes nothing" is
-measured rather than inferred from the report. On PostgreSQL the sync's bulk rows are COPYed into a
-temporary staging table (not counted) and moved into the directory by one INSERT ... SELECT (counted).
+measured rather than inferred from the report. On PostgreSQL the sync's bulk rows are COPYed, straight
+into their table (counted as sync/apply.py reports them) or into a temporary staging table (not counted)
+and moved into the directory by one INSERT ... SELECT (counted).
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ class WriteCounter:
         self.rows: Counter[str] = Counter()
         self._on = False
         event.listen(engine, "after_cursor_execute", self._after_execute)
+        from sync.apply import COPY_LISTENERS
+
+        COPY_LISTENERS.append(self._copied)
+
+    def _copied(self, table: str, rows: int) -> None:
+        if self._on and rows > 0:
+            self.rows[table] += rows
 
     def _after_execute(self, conn, cursor, statement, parameters, context, executemany) -> None:
         if not self._on:

@@ -131,3 +131,46 @@ def test_a_guardian_linked_by_hand_to_a_child_the_sis_names_stays_when_another_c
     assert [(g["id"], g["status"]) for g in data["guardians"]] == [(mum.id, "active")]
     assert [(l["guardian_id"], l["student_id"]) for l in data["links"]] == [(mum.id, ana.id)]
     assert directory.diff(slug, night2).is_empty()
+
+
+def test_a_first_sync_copies_memberships_straight_and_a_later_one_leaves_a_hand_made_pair_as_it_is(directory,
+                                                                                                  monkeypatch):
+    # PostgreSQL COPYs a first sync's memberships straight into their tables (no pair can be there yet), and
+    # later ones through ON CONFLICT DO NOTHING. A pair typed in by hand (a lock override) that the SIS then
+    # names too must stay as it is, not fail the run on the primary key.
+    import sqlalchemy as sa
+
+    from sync import apply
+
+    heard: list[tuple[str, int]] = []
+    monkeypatch.setattr(apply, "DIRECT_COPY_MIN", 1)
+    monkeypatch.setattr(apply, "COPY_LISTENERS", [lambda table, rows: heard.append((table, rows))])
+    postgres = directory.engine.dialect.name == "postgresql"
+    other = directory.district()
+    directory.sync(other, _roster([]))  # another district's memberships do not make this one's first sync "later"
+    slug = directory.district()
+    roster = _roster([GuardianRecord("g1", "Mia", "Nguyen", "mum@example.org",
+                                     links=(GuardianLink("s1", "mother", "parent"), GuardianLink("s2", "mother", "parent")))])
+    roster.classrooms.append(ClassroomRecord("c2", "sch-a", "Room 8"))
+    roster.enrollments.append(EnrollmentRecord("c2", "s1"))
+    heard.clear()
+    directory.sync(slug, roster)
+    data = directory.export(slug)
+    room = {c["name"]: c for c in data["classrooms"]}
+    student = {s["given_name"]: s["id"] for s in data["students"]}
+    assert room["Room 7"]["student_ids"] == [student["Ana"]] and room["Room 8"]["student_ids"] == [student["Ana"]]
+    assert sorted((l["student_id"], l["relationship"]) for l in data["links"]) == [(student["Ana"], "mother"),
+                                                                                (student["Ben"], "mother")]
+    if postgres:
+        assert ("enrollments", 2) in heard and ("guardian_links", 2) in heard
+    with directory.engine.begin() as conn:  # Ben put in Room 8 by hand
+        conn.execute(sa.text("INSERT INTO enrollments (classroom_id, student_id, source) VALUES (:c, :s, NULL)"),
+                     {"c": room["Room 8"]["id"], "s": student["Ben"]})
+    roster.enrollments.append(EnrollmentRecord("c2", "s2"))  # and the SIS says so too
+    heard.clear()
+    directory.sync(slug, roster)
+    assert not [table for table, _ in heard if table == "enrollments"]  # checked for conflicts, not copied straight
+    with directory.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT source FROM enrollments WHERE classroom_id = :c AND student_id = :s"),
+                            {"c": room["Room 8"]["id"], "s": student["Ben"]}).all()
+    assert rows == [(None,)]  # still the hand-made one, once
