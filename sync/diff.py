@@ -63,7 +63,9 @@ def _diff_kind(changes: KindChanges, kind: str, existing: dict[str, Row], incomi
             continue
         if not row.active:
             changes.restores.append((row.row_id, key))
-        changed = {f: (old, new) for f, old, new in zip(FIELDS[kind], row.values, values) if old != new}
+        # Most records are unchanged: one tuple comparison tells, before any field is looked at.
+        changed = {} if row.values == values else \
+            {f: (old, new) for f, old, new in zip(FIELDS[kind], row.values, values) if old != new}
         if changed:
             changes.updates.append((row.row_id, key, values, changed))
         elif row.active:
@@ -248,8 +250,9 @@ def _diff_guardians(cs, snapshot, batch, settings, complete, protected, known_st
                                             f"guardian {key if ':' not in key else '(no id)'} has joined, and the SIS "
                                             "has other contact details: the parent's own were kept", None))
                 values = values[:2] + row.values[2:]
-            changed = {f: (o, n) for f, o, n in zip(("given_name", "family_name", "email", "phone"), row.values, values)
-                       if o != n}
+            changed = {} if row.values == values else {
+                f: (o, n) for f, o, n in zip(("given_name", "family_name", "email", "phone"), row.values, values)
+                if o != n}
             if changed:
                 changes.updates.append((row.row_id, key, values, changed))
             elif row.active:
