@@ -153,7 +153,8 @@ def pull_files(source: str, source_config: dict, last: LastContent | None = None
         digests: dict[str, bytes] = {}
         batch = read(drop.path, digests)
         keys.update(digests)
-        keys.update((name, file_key(drop.path / name)) for name in drop.files if name not in keys)
+        keys.update((name, file_key(drop.path / name, drop.content_sha256.get(name)))
+                    for name in drop.files if name not in keys)
         yield Pulled(batch, drop.fingerprint, drop.source_description, dict(drop.files),
                      [str(i) for i in drop.ignored], content=combine(keys),
                      content_files={n: k.hex() for n, k in keys.items()})
@@ -165,7 +166,7 @@ def _keys_until_changed(drop, last: LastContent) -> dict[str, bytes]:
     told apart after hashing a few small files, not every file twice (once here, once as it is read)."""
     keys: dict[str, bytes] = {}
     for name in sorted(drop.files, key=lambda n: (drop.files[n], n)):
-        keys[name] = file_key(drop.path / name)
+        keys[name] = file_key(drop.path / name, drop.content_sha256.get(name))
         if last.files is not None and last.files.get(name) != keys[name].hex():
             break
     return keys

@@ -163,7 +163,7 @@ def test_a_changed_night_is_told_apart_without_hashing_every_file_first(cli, tmp
                          date_last_modified="2026-11-24T02:00:00.000Z")
     hashed: list[str] = []
     real = sync.sources.file_key
-    monkeypatch.setattr(sync.sources, "file_key", lambda path: hashed.append(path.name) or real(path))
+    monkeypatch.setattr(sync.sources, "file_key", lambda path, *known: hashed.append(path.name) or real(path, *known))
     night = cli.json("sync", "maple", "--json")
     assert not _skipped(night) and night["counts"]["schools"]["updated"] == 1
     assert "orgs.csv" in hashed and "users.csv" not in hashed and "enrollments.csv" not in hashed
@@ -192,3 +192,22 @@ def test_a_cursor_saved_before_file_keys_existed_still_recognises_a_quiet_night(
     _point(cli, tmp_path / "again")
     cli.json("sync", "maple", "--json")  # a changed district setting: read once
     assert _skipped(cli.json("sync", "maple", "--json"))
+
+
+def test_a_file_without_timestamps_is_keyed_by_the_hash_its_copy_made(cli, tmp_path, monkeypatch):
+    # Clever's CSV files (and every manifest) carry no dateLastModified: their key is their bytes' hash,
+    # which the copy already computed, so the sync does not read them a second time for the key; and the
+    # quiet night is recognised all the same.
+    from connectors.sftp import content_key as ck
+    from connectors.sftp.drop_writer import write_clever_drop
+
+    write_clever_drop(generate_district(20, seed=14), tmp_path / "clever")
+    cli("district", "add", "oak", "--name", "Oak", "--source", "clever-csv", "--path", tmp_path / "clever")
+    reread: list[str] = []
+    real = ck._bytes_key
+    monkeypatch.setattr(ck, "_bytes_key", lambda path: reread.append(path.name) or real(path))
+    first = cli.json("sync", "oak", "--json")
+    assert first["directory_state"] == "updated" and reread == []
+    assert _skipped(cli.json("sync", "oak", "--json")) and reread == []
+    assert [ck.file_key(p) for p in sorted((tmp_path / "clever").glob("*.csv"))] == \
+        [ck.file_key(p, real(p).hex()) for p in sorted((tmp_path / "clever").glob("*.csv"))]

@@ -93,12 +93,14 @@ def combine(keys: Mapping[str, bytes]) -> str:
     return total.hexdigest()
 
 
-def file_key(path: Path) -> bytes:
+def file_key(path: Path, sha256_hex: str | None = None) -> bytes:
+    """One file's key. ``sha256_hex``: its bytes' hash when already known (the copy hashed them), which is
+    the key of a file without a volatile column: such a file is then not read again."""
     with path.open("rb") as raw:
         first = raw.readline()
     header = next(csv.reader([first.decode("utf-8-sig", errors="replace")]), [])
     if not volatile_columns(header):
-        return _bytes_key(path)
+        return bytes.fromhex(sha256_hex) if sha256_hex else _bytes_key(path)
     try:
         return _cells_key(path)
     except csv.Error:  # the reader will say what is wrong; a key that matches nothing makes it read the file

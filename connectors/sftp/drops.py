@@ -129,6 +129,9 @@ class FetchedDrop:
     files: Mapping[str, int]  # name -> size in bytes, every CSV taken (manifest included)
     source_description: str
     ignored: tuple[Ignored, ...] = field(default=())  # names left out, with why, for the run report
+    # name -> sha256 hex of its bytes, as hashed while copying: a file's content key when it has no
+    # volatile column (connectors/sftp/content_key.py), so it is not read again for that
+    content_sha256: Mapping[str, str] = field(default_factory=dict)
 
 
 class DropFolder(Protocol):
@@ -333,7 +336,7 @@ def take_drop(folder: DropFolder, target: Path, required: RequiredFiles, source:
         detail = "; ".join(f"{name!r}: {why}" for name, why in sorted(changes.items()))
         raise IncompleteDrop(source, f"files still changing ({detail}); nothing was taken, try again later",
                              changed=changes, ignored=ignored)
-    return FetchedDrop(target, drop_fingerprint(hashes), sizes, source, ignored)
+    return FetchedDrop(target, drop_fingerprint(hashes), sizes, source, ignored, hashes)
 
 
 def _static_required(required: RequiredFiles) -> dict[str, str]:
