@@ -9,7 +9,6 @@ without the report becoming a contact list; nothing here is logged.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import NamedTuple
 
 from sqlalchemy import and_, not_, or_, select
@@ -87,10 +86,8 @@ def _has_problem():
 def unreachable_by_school(session: Session, district_id: int) -> list[dict]:
     # Plain columns, not Guardian objects: a report's query must not build an ORM object per family.
     rows = session.execute(
-        select(Guardian.id, Guardian.external_id, Guardian.given_name, Guardian.family_name, Guardian.email,
-               Guardian.email_status, Guardian.email_status_reason, Guardian.phone, Guardian.phone_status,
-               Guardian.phone_status_reason, School.id, School.name, School.external_id, Student.given_name,
-               Student.family_name)
+        select(*(getattr(Guardian, name) for name in _GuardianValues._fields), School.id, School.name,
+               School.external_id, Student.given_name, Student.family_name)
         .join(GuardianLink, GuardianLink.guardian_id == Guardian.id)
         .join(Student, Student.id == GuardianLink.student_id).join(School, School.id == Student.school_id)
         .where(Guardian.district_id == district_id, Guardian.status == ACTIVE, Student.status == ACTIVE)
@@ -98,9 +95,10 @@ def unreachable_by_school(session: Session, district_id: int) -> list[dict]:
         .order_by(School.name, Guardian.family_name, Guardian.given_name, Guardian.id)).all()
     schools: dict[int, dict] = {}
     entries: dict[tuple[int, int], dict] = {}
+    width = len(_GuardianValues._fields)
     for row in rows:
-        g = _GuardianValues(*row[:10])
-        school_id, school_name, school_ext, child_given, child_family = row[10:]
+        g = _GuardianValues(*row[:width])
+        school_id, school_name, school_ext, child_given, child_family = row[width:]
         problems, working = guardian_problems(g)
         if not problems:
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from connectors.memo import Memo
 from connectors.records import GuardianRecord
 from directory.contacts import PAIR_REFUSED, ContactNormalizer
 from directory.errors import InvalidInput
@@ -48,11 +49,11 @@ def merge_guardians(records: list[GuardianRecord], settings: DiffSettings, known
     merged: dict[str, IncomingGuardian] = {}
     deleted: set[str] = set()
     excluded = settings.excluded_contact_types
-    taken: dict[str | None, bool] = {}  # contact type as the source spells it -> whether the district takes it
+    # contact type as the source spells it -> whether the district takes it
+    taken = Memo(lambda contact_type: (contact_type or "").strip().lower() not in excluded)
     for rec in records:
         who = rec.external_id or "(no id)"
-        links = [l for l in rec.links if (taken[l.contact_type] if l.contact_type in taken else taken.setdefault(
-            l.contact_type, (l.contact_type or "").strip().lower() not in excluded))]
+        links = [l for l in rec.links if taken[l.contact_type]]
         if rec.links and not links and not rec.deleted:
             kinds = sorted({(l.contact_type or "").lower() for l in rec.links})
             problems.append(_problem("excluded_contact_type",

@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 
 from connectors.records import RosterBatch
 from connectors.sftp import drops
-from connectors.sftp.content_key import combine, file_key
+from connectors.sftp.content_key import combine, file_key, file_keys
 from directory.errors import ConfigError
 from sync.quiet_night import LastContent
 
@@ -47,10 +47,19 @@ class Pulled:
     cursor: dict | None = None  # API sources: the cursor to save with the data
     notes: list[str] = field(default_factory=list)
     requests: int = 0
-    content: str | None = None  # file drops: the content key (connectors/sftp/content_key.py)
-    content_files: dict[str, str] | None = None  # and each file's (hex), for the next night's early stop
+    # File drops: each file's content key (connectors/sftp/content_key.py); the drop's key derives from them.
+    file_keys: dict[str, bytes] | None = None
     # A file drop holding what the district's last run applied: it was not read (see pull_files).
     unchanged: bool = False
+
+    @property
+    def content(self) -> str | None:
+        return None if self.file_keys is None else combine(self.file_keys)
+
+    @property
+    def content_files(self) -> dict[str, str] | None:
+        """The files' keys as the cursor saves them (hex), for the next night's early stop."""
+        return None if self.file_keys is None else {name: key.hex() for name, key in self.file_keys.items()}
 
 
 API_SOURCES = ("clever", "classlink")
@@ -146,18 +155,14 @@ def pull_files(source: str, source_config: dict, last: LastContent | None = None
         keys = _keys_until_changed(drop, last) if last is not None else {}
         if last is not None and len(keys) == len(drop.files) and combine(keys) == last.key:
             yield Pulled(RosterBatch(source), drop.fingerprint, drop.source_description, dict(drop.files),
-                         [str(i) for i in drop.ignored], content=last.key, unchanged=True,
-                         content_files={n: k.hex() for n, k in keys.items()})
+                         [str(i) for i in drop.ignored], file_keys=keys, unchanged=True)
             return
         # The key of each file the reader parses comes from that same parse (content_key.RowDigest).
         digests: dict[str, bytes] = {}
         batch = read(drop.path, digests)
-        keys.update(digests)
-        keys.update((name, file_key(drop.path / name, drop.content_sha256.get(name)))
-                    for name in drop.files if name not in keys)
+        keys.update(file_keys(drop.path, [n for n in drop.files if n not in keys], digests, drop.content_sha256))
         yield Pulled(batch, drop.fingerprint, drop.source_description, dict(drop.files),
-                     [str(i) for i in drop.ignored], content=combine(keys),
-                     content_files={n: k.hex() for n, k in keys.items()})
+                     [str(i) for i in drop.ignored], file_keys=keys)
 
 
 def _keys_until_changed(drop, last: LastContent) -> dict[str, bytes]:

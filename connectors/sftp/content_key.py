@@ -77,12 +77,16 @@ class RowDigest:
 
 
 def content_key(folder: Path, names: Iterable[str], read: Mapping[str, bytes] | None = None) -> str:
-    """sha256 hex over the named CSV files of ``folder`` (sorted by name), volatile columns left out.
+    """sha256 hex over the named CSV files of ``folder`` (sorted by name), volatile columns left out."""
+    return combine(file_keys(folder, names, read))
 
-    ``read``: file name -> ``RowDigest.digest()`` for files the CSV reader has already parsed whole.
-    """
-    read = read or {}
-    return combine({name: read.get(name) or file_key(Path(folder) / name) for name in names})
+
+def file_keys(folder: Path, names: Iterable[str], read: Mapping[str, bytes] | None = None,
+              sha256_hex: Mapping[str, str] | None = None) -> dict[str, bytes]:
+    """Each named file's key. ``read``: keys already known (``RowDigest.digest()`` of a file the reader
+    parsed whole); ``sha256_hex``: the files' bytes' hashes where the copy made them (see ``file_key``)."""
+    read, sha256_hex = read or {}, sha256_hex or {}
+    return {name: read.get(name) or file_key(Path(folder) / name, sha256_hex.get(name)) for name in names}
 
 
 def combine(keys: Mapping[str, bytes]) -> str:

@@ -53,6 +53,7 @@ from connectors.records import (ClassroomRecord, EnrollmentRecord, GuardianLink,
                                 RosterBatch, SchoolRecord, StudentRecord, TeacherRecord)
 from connectors.agent_links import fits_other_way, mutual_message, mutual_pairs, self_message
 from connectors.fit import fit_batch
+from connectors.memo import Memo
 from connectors.record_build import maker
 from connectors.sftp.csv_reader import DropError, Table, find_file, open_table, open_tables, paused_gc
 from sync.faults import checkpoint
@@ -233,7 +234,7 @@ def _id_rows(drop: _Drop, stem: str, table: Table, shared: bool = True):
     bulk = drop.bulk(stem)
     seen: dict[str, int] = {}
     # An export stamps most rows with one of a few times (often a single one): each is checked once.
-    stamps: dict[str, bool] = {}
+    stamp_ok = Memo(lambda stamp: is_iso_datetime(stamp.strip()))
     for line, values in table.rows:
         # Interned: a sourcedId comes back in every file that names it (a student's in six enrollments
         # and their guardians' rows); one shared string instead of one per mention saves a tenth of a
@@ -259,8 +260,7 @@ def _id_rows(drop: _Drop, stem: str, table: Table, shared: bool = True):
                 drop.reject(stem, sid, line)
                 continue
         modified = values[2]
-        if modified and not (stamps[modified] if modified in stamps else
-                             stamps.setdefault(modified, is_iso_datetime(modified.strip()))):
+        if modified and not stamp_ok[modified]:
             drop.problem("invalid_date", f"dateLastModified '{modified}' is not an ISO 8601 date-time "
                          f"(e.g. 2023-05-01T18:25:43Z); the row is used", stem=stem, line=line, record=sid,
                          field="dateLastModified", severity="warning")
@@ -689,11 +689,11 @@ def _read_enrollments(drop: _Drop, table: Table) -> None:
     bad_classes, bad_users = drop.rejected.get("classes", {}), drop.rejected.get("users", {})
     kinds = drop.kinds
     out = drop.batch.enrollments
-    roles: dict[str, str] = {}  # as written -> as compared; a file spells its few roles the same way throughout
+    roles = Memo(lambda role: intern(role.strip().lower()))  # as written -> as compared, once per spelling
     for line, sid, deleted, (_, _, _, cls, _school, user, role, begin, end) in _id_rows(
             drop, "enrollments", table, shared=False):
         cls, user = intern(cls.strip()), intern(user.strip())
-        role = roles.get(role) or roles.setdefault(role, intern(role.strip().lower()))
+        role = roles[role]
         if not (cls and user and role) and not _required(drop, "enrollments", line, sid,
                                                          classSourcedId=cls, userSourcedId=user, role=role):
             continue
